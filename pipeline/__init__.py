@@ -1,0 +1,1 @@
+"""Pipeline: news articles -> jurisdictions, crypto tone, Beijing reciprocity signals."""

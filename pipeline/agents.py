@@ -1,0 +1,203 @@
+"""Thin agents: decode -> call pure code -> send -> count; bad input -> the DLQ.
+
+Two stages:
+- ``enrich`` reads ``articles.raw.v1`` (N partitions), validates, drops re-sent duplicates, analyses,
+  and sends ``articles.enriched.v1`` plus a compact window contribution;
+- ``windows`` reads the one-partition window input (contributions and in-band ticks), updates the
+  changelogged window table through :class:`pipeline.aggregate.WindowBook` and sends
+  ``signals.reciprocity.v1`` for every window that closes (or is revised by a late article).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from faust.types import ChannelT, EventT, StreamT
+
+from pipeline.aggregate import Contribution, WindowBook, iso, window_key
+from pipeline.analysis import Analyzer
+from pipeline.metrics import PipelineMetrics, window_label
+from pipeline.records import DeadLetter, EnrichedArticle, ReciprocitySignal
+from pipeline.settings import Settings
+from pipeline.topics import RAW, TABLES, WINDOW_INPUT
+from pipeline.validation import Rejection, validate_raw
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Channels:
+    """Where the agents read and write: Kafka topics in the worker, in-memory channels in agent tests."""
+
+    raw: ChannelT
+    enriched: ChannelT
+    signals: ChannelT
+    dlq: ChannelT
+    window_input: ChannelT
+
+
+class Pipeline:
+    """The agents of one app, with what they share (settings, analyzer, metrics, tables)."""
+
+    def __init__(self, app: faust.App, settings: Settings, channels: Channels, metrics: PipelineMetrics,
+                 analyzer: Analyzer) -> None:
+        self.app = app
+        self.settings = settings
+        self.channels = channels
+        self.metrics = metrics
+        self.analyzer = analyzer
+        # Article id -> [content hash, first seen]: dedup at the door, co-partitioned with the raw topic.
+        self.seen = app.Table("seen-articles", default=None, partitions=settings.partitions)
+        self.windows = app.Table("windows", default=None, partitions=TABLES["windows"])
+        self.book = WindowBook(self.windows, settings.window_sizes, settings.window_grace_seconds,
+                               settings.window_retention_seconds, settings.idle_close_seconds,
+                               analyzer.version, partitions=settings.partitions)
+        self.enrich = app.agent(channels.raw, name="enrich")(self._enrich)
+        self.window_agent = app.agent(channels.window_input, name="windows")(self._windows)
+        self.tick = app.timer(settings.tick_seconds, name="window-tick")(self._tick)
+
+    # -- stage 1 ----------------------------------------------------------------------------------
+    async def _enrich(self, stream: StreamT[Any]) -> None:
+        async for event in stream.events():
+            await self.handle_raw(event)
+
+    async def handle_raw(self, event: EventT[Any]) -> None:
+        started = time.perf_counter()
+        self.metrics.articles_received.inc()
+        value = event.value if isinstance(event.value, bytes | None) else str(event.value).encode()
+        result = validate_raw(value, self.settings.max_article_bytes)
+        if isinstance(result, Rejection):
+            await self.dead_letter(event, result)
+            return
+        article = result.article
+        previous = self.seen.get(article.id)
+        if previous is not None:
+            if previous[0] == result.content_hash:
+                self.metrics.articles_duplicate.inc()
+            else:
+                await self.dead_letter(event, Rejection(
+                    "id_reused", f"id {article.id!r} was first seen with other content at {iso(previous[1])}"))
+            return
+        self.seen[article.id] = [result.content_hash, time.time()]
+        self.metrics.articles_valid.inc()
+        try:
+            enriched = self.analyzer.analyze(article)
+        except Exception as exc:  # a rule bug must not stop the stream: the article goes to the DLQ
+            log.exception("analysis failed for %r", article.id)
+            await self.dead_letter(event, Rejection("analysis_error", repr(exc)))
+            return
+        key = article.id.encode()
+        await self.send(self.channels.enriched, key, EnrichedArticle(**enriched))
+        partition = getattr(event.message, "partition", 0) or 0
+        contribution = Contribution.from_enriched(enriched, result.published_ts, max(int(partition), 0))
+        await self.send(self.channels.window_input, b"w", {"type": "article", "c": contribution.to_dict()})
+        self.metrics.record_enriched(enriched)
+        self.metrics.processing_seconds.observe(time.perf_counter() - started)
+
+    # -- stage 2 ----------------------------------------------------------------------------------
+    async def _windows(self, stream: StreamT[Any]) -> None:
+        async for event in stream.events():
+            await self.handle_window_input(event)
+
+    async def handle_window_input(self, event: EventT[Any]) -> None:
+        message = event.value
+        now = time.time()
+        if message.get("type") == "tick":
+            outcome = self.book.tick(now)
+        else:
+            contribution = Contribution.from_dict(message["c"])
+            outcome = self.book.add(contribution, now)
+            for size in self.settings.window_sizes:
+                label = window_label(size)
+                # Counted per window size, so a duplicate shows once per window it was dropped from.
+                if outcome.duplicates:
+                    self.metrics.window_duplicates.labels(label).inc(outcome.duplicates / len(
+                        self.settings.window_sizes))
+            if outcome.counted:
+                for size in self.settings.window_sizes:
+                    self.metrics.window_articles.labels(window_label(size)).inc()
+            if outcome.too_late:
+                await self.dead_letter(event, Rejection(
+                    "too_late", f"published {iso(contribution.ts)}, older than the windows kept"))
+        for signal in outcome.signals:
+            label = window_label(signal["window_seconds"])
+            if signal["revision"] > 1:
+                self.metrics.late_articles.labels(label).inc()
+            key = window_key(_parse_start(signal), signal["window_seconds"]).encode()
+            await self.send(self.channels.signals, key, ReciprocitySignal(**signal))
+            self.metrics.windows_emitted.labels(label).inc()
+            if signal["reciprocity_index"] is not None:
+                self.metrics.reciprocity_index.labels(label).set(signal["reciprocity_index"])
+
+    async def _tick(self) -> None:
+        await self.send(self.channels.window_input, b"w", {"type": "tick", "now": time.time()})
+
+    # -- shared -----------------------------------------------------------------------------------
+    async def send(self, channel: ChannelT, key: bytes, value: Any) -> None:
+        """Send and wait for the broker's ack. A failure is counted and retried with capped backoff
+        until it succeeds: the stream stalls (visible in metrics and lag) instead of losing the message."""
+        attempt = 0
+        while True:
+            try:
+                await channel.send(key=key, value=value)
+                return
+            except Exception:
+                attempt += 1
+                self.metrics.send_failures.labels(_topic_name(channel)).inc()
+                log.exception("send to %s failed (attempt %d), retrying", _topic_name(channel), attempt)
+                await _sleep(min(MAX_BACKOFF_SECONDS, 0.1 * 2**attempt))
+
+    async def dead_letter(self, event: EventT[Any], rejection: Rejection) -> None:
+        self.metrics.articles_dead_lettered.labels(rejection.reason).inc()
+        original, encoding = _original(event.value)
+        message = event.message
+        letter = DeadLetter(
+            schema_version=1, reason=rejection.reason, error=rejection.error[:2000],
+            source_topic=message.topic or RAW.name if message is not None else RAW.name,
+            source_partition=max(int(getattr(message, "partition", 0) or 0), 0),
+            source_offset=max(int(getattr(message, "offset", 0) or 0), 0),
+            original=original, original_encoding=encoding, first_seen_at=iso(time.time()),
+            analyzer_version=self.analyzer.version,
+        )
+        key = event.key if isinstance(event.key, bytes) else None
+        await self.send(self.channels.dlq, key or b"", letter)
+
+
+def _original(value: Any) -> tuple[str, str]:
+    if value is None:
+        return "", "utf-8"
+    if not isinstance(value, bytes):
+        import json
+
+        return json.dumps(value, ensure_ascii=False), "utf-8"
+    try:
+        return value.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(value).decode("ascii"), "base64"
+
+
+def _parse_start(signal: dict[str, Any]) -> int:
+    from pipeline.validation import parse_timestamp
+
+    ts = parse_timestamp(signal["window_start"])
+    return int(ts or 0)
+
+
+def _topic_name(channel: ChannelT) -> str:
+    names = getattr(channel, "topics", None)
+    return str(names[0]) if names else "channel"
+
+
+async def _sleep(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)
+
+
+__all__ = ["WINDOW_INPUT", "Channels", "Pipeline"]

@@ -1,0 +1,296 @@
+"""Pure event-time window arithmetic: enriched articles -> window aggregates -> reciprocity index.
+
+State lives in a ``MutableMapping[str, dict]`` (a plain dict in tests, a changelogged Faust table in
+the worker). Each window is one JSON-able entry that also holds the hashes of the articles it counted,
+so the aggregate and its dedup set change together in one write: a redelivered article after a crash
+finds itself already counted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from pipeline.index import window_index
+
+CLOCK_KEY = "__clock__"
+MAX_TOP_EVIDENCE = 10
+SIGNAL_SCHEMA_VERSION = 1
+MAINLAND = ("CN", "CN-SH")
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """What one enriched article brings to a window (compact: it crosses the internal topic)."""
+
+    article_id: str
+    url_key: str
+    source: str
+    ts: float
+    crypto_relevant: bool
+    mainland_stance: str
+    reciprocity_score: float
+    tones: dict[str, float]  # per jurisdiction code: crypto tone of its sentences
+    evidence: list[tuple[str, int, str]] = field(default_factory=list)  # (kind, polarity, sentence)
+    partition: int = 0  # the raw-topic partition it came from: each has its own event-time clock
+
+    @classmethod
+    def from_enriched(cls, enriched: dict[str, Any], ts: float, partition: int = 0) -> Contribution:
+        recip = enriched["reciprocity"]
+        return cls(
+            article_id=enriched["id"],
+            url_key=normalise_url(enriched.get("url", "")),
+            source=enriched.get("source", "") or "unknown",
+            ts=ts,
+            crypto_relevant=bool(enriched["crypto"]["relevant"]),
+            mainland_stance=enriched["mainland"]["stance"],
+            reciprocity_score=float(recip["score"]),
+            tones={code: float(v["sentiment"]) for code, v in enriched["by_jurisdiction"].items()},
+            evidence=[(e["kind"], int(e["polarity"]), e["sentence"][:500]) for e in recip["evidence"][:3]],
+            partition=partition,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"a": self.article_id, "u": self.url_key, "s": self.source, "t": self.ts,
+                "c": self.crypto_relevant, "m": self.mainland_stance, "r": self.reciprocity_score,
+                "j": self.tones, "e": [list(e) for e in self.evidence], "p": self.partition}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Contribution:
+        return cls(d["a"], d["u"], d["s"], float(d["t"]), bool(d["c"]), d["m"], float(d["r"]),
+                   dict(d["j"]), [(str(k), int(p), str(s)) for k, p, s in d["e"]], int(d.get("p", 0)))
+
+
+def normalise_url(url: str) -> str:
+    """Scheme-, www-, query- and fragment-free URL, so the same story under two ids dedups."""
+    if not url:
+        return ""
+    parts = urlsplit(url.strip())
+    host = parts.netloc.lower().removeprefix("www.")
+    path = parts.path.rstrip("/")
+    return f"{host}{path}" if host else ""
+
+
+def window_start(ts: float, size: int) -> int:
+    return int(ts // size) * size
+
+
+def window_key(start: int, size: int) -> str:
+    """The signals topic key: ``<window_start RFC 3339>/<window_seconds>``."""
+    return f"{iso(start)}/{size}"
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _fingerprint(kind: str, value: str) -> str:
+    return hashlib.blake2b(f"{kind}:{value}".encode(), digest_size=8).hexdigest()
+
+
+def new_window(start: int, size: int) -> dict[str, Any]:
+    return {"start": start, "size": size, "revision": 0, "late": 0, "articles": 0, "crypto": 0,
+            "mainland": 0, "seen": [], "sources": {}, "jurisdictions": {}, "kinds": {}, "top": []}
+
+
+def add_to_window(window: dict[str, Any], c: Contribution, late: bool) -> bool:
+    """Count ``c`` in ``window`` unless it was counted already (by id or normalised URL)."""
+    keys = [_fingerprint("id", c.article_id)]
+    if c.url_key:
+        keys.append(_fingerprint("url", c.url_key))
+    seen = window["seen"]
+    if any(k in seen for k in keys):
+        return False
+    seen.extend(keys)
+    window["articles"] += 1
+    window["late"] += int(late)
+    window["crypto"] += int(c.crypto_relevant)
+    in_mainland = c.mainland_stance != "absent"
+    window["mainland"] += int(in_mainland)
+    # Per source: [articles, evidence articles, evidence score sum, CN tone sum, CN n, gap sum, gap n]
+    src = window["sources"].setdefault(c.source, [0, 0, 0.0, 0.0, 0, 0.0, 0])
+    src[0] += 1
+    if c.evidence:
+        src[1] += 1
+        src[2] += c.reciprocity_score
+    cn = _mainland_tone(c.tones)
+    if cn is not None:
+        src[3] += cn
+        src[4] += 1
+        if "HK" in c.tones:
+            src[5] += c.tones["HK"] - cn
+            src[6] += 1
+    for code, tone in c.tones.items():
+        j = window["jurisdictions"].setdefault(code, [0, 0.0])
+        j[0] += 1
+        j[1] += tone
+    for kind, polarity, sentence in c.evidence:
+        counts = window["kinds"].setdefault(kind, [0, 0])
+        counts[0 if polarity > 0 else 1] += 1
+        window["top"].append([abs(c.reciprocity_score), c.article_id, c.source, sentence, kind, polarity])
+    window["top"] = sorted(window["top"], key=lambda t: (-t[0], t[1]))[:MAX_TOP_EVIDENCE]
+    return True
+
+
+def _mainland_tone(tones: dict[str, float]) -> float | None:
+    values = [tones[code] for code in MAINLAND if code in tones]
+    return sum(values) / len(values) if values else None
+
+
+def to_signal(window: dict[str, Any], analyzer_version: str, emitted_at: float) -> dict[str, Any]:
+    start, size = window["start"], window["size"]
+    return {
+        "schema_version": SIGNAL_SCHEMA_VERSION,
+        "analyzer_version": analyzer_version,
+        "window_start": iso(start),
+        "window_end": iso(start + size),
+        "window_seconds": size,
+        "revision": window["revision"],
+        "emitted_at": iso(emitted_at),
+        "articles": window["articles"],
+        "crypto_articles": window["crypto"],
+        "mainland_articles": window["mainland"],
+        "sources": len(window["sources"]),
+        "late_articles": window["late"],
+        "reciprocity_index": window_index(window["sources"].values()),
+        "by_jurisdiction": {
+            code: {"articles": n, "sentiment": round(max(-1.0, min(1.0, total / n)), 4)}
+            for code, (n, total) in sorted(window["jurisdictions"].items())
+        },
+        "evidence_by_kind": {k: {"positive": p, "negative": n} for k, (p, n) in sorted(window["kinds"].items())},
+        "top_evidence": [
+            {"article_id": a, "source": s, "sentence": sentence, "kind": kind, "direction": d}
+            for _, a, s, sentence, kind, d in window["top"]
+        ],
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one input did: signals to emit (revised windows included) and counts for metrics."""
+
+    signals: list[dict[str, Any]]
+    counted: int = 0
+    duplicates: int = 0
+    late: int = 0
+    too_late: int = 0
+
+
+class WindowBook:
+    """Tumbling event-time windows over a mapping store, closed by an event-time watermark.
+
+    Articles reach the window stage from several raw partitions, each in its own order, so each
+    partition keeps its own clock (latest event time seen). The watermark is the slowest clock among
+    partitions heard from in the last ``idle_seconds`` of wall-clock time (a drained partition stops
+    holding it back; one not heard from yet holds it back for ``idle_seconds``), and never moves
+    backwards. A window ``[start, start+size)`` closes when the
+    watermark passes ``end + grace``; when no input at all arrived for ``idle_seconds``, a tick closes
+    every window whose ``end + grace`` is in the wall-clock past. An article for a closed window within
+    ``retention`` updates it and re-emits it as the next revision; older ones are reported too late.
+    """
+
+    def __init__(self, store: MutableMapping[str, Any], sizes: Iterable[int], grace: int,
+                 retention: int, idle_seconds: float, analyzer_version: str, partitions: int = 1) -> None:
+        self.store = store
+        self.partitions = partitions
+        self.sizes = tuple(sizes)
+        self.grace = grace
+        self.retention = retention
+        self.idle_seconds = idle_seconds
+        self.analyzer_version = analyzer_version
+        self.last_input_wall = 0.0
+
+    def _clock(self) -> dict[str, Any]:
+        clock = self.store.get(CLOCK_KEY)
+        if not clock:
+            return {"watermark": 0.0, "open": [], "parts": {}}
+        return {"watermark": clock["watermark"], "open": list(clock["open"]), "parts": dict(clock["parts"])}
+
+    def _advance(self, clock: dict[str, Any], c: Contribution, now: float) -> None:
+        for index in range(self.partitions):
+            # A partition not heard from yet holds the watermark back until it has been idle too long.
+            clock["parts"].setdefault(str(index), [0.0, now])
+        part = str(c.partition)
+        latest = clock["parts"].get(part, [0.0, 0.0])[0]
+        clock["parts"][part] = [max(latest, c.ts), now]
+        active = [ts for ts, heard in clock["parts"].values() if now - heard < self.idle_seconds]
+        slowest = min(active) if active else max(ts for ts, _ in clock["parts"].values())
+        clock["watermark"] = max(clock["watermark"], slowest)
+
+    def add(self, c: Contribution, now: float) -> Outcome:
+        self.last_input_wall = now
+        clock = self._clock()
+        self._advance(clock, c, now)
+        watermark = clock["watermark"]
+        signals: list[dict[str, Any]] = []
+        counted = duplicates = late = too_late = 0
+        for size in self.sizes:
+            start = window_start(c.ts, size)
+            key = window_key(start, size)
+            window = self.store.get(key)
+            if window is None:
+                if start + size + self.grace + self.retention <= watermark:
+                    too_late += 1
+                    continue
+                window = new_window(start, size)
+                if start + size + self.grace > watermark:
+                    clock["open"].append(key)
+                # else: its moment passed before any of its articles arrived; it emits at once below
+            was_closed = window["revision"] > 0
+            born_late = key not in clock["open"] and not was_closed
+            if not add_to_window(window, c, late=was_closed or born_late):
+                duplicates += 1
+                continue
+            counted += 1
+            if was_closed or born_late:
+                late += 1
+                window["revision"] += 1
+                signals.append(to_signal(window, self.analyzer_version, now))
+            self.store[key] = window
+        signals.extend(self._close(clock, watermark, now))
+        self.store[CLOCK_KEY] = clock
+        return Outcome(signals, counted, duplicates, late, too_late)
+
+    def tick(self, now: float) -> Outcome:
+        """An in-band tick: if idle long enough, close what the wall clock says is over."""
+        clock = self._clock()
+        if not clock["open"] or now - self.last_input_wall < self.idle_seconds:
+            return Outcome([])
+        signals = self._close(clock, max(clock["watermark"], now), now)
+        self.store[CLOCK_KEY] = clock
+        return Outcome(signals)
+
+    def _close(self, clock: dict[str, Any], watermark: float, now: float) -> list[dict[str, Any]]:
+        still_open = []
+        closing = []
+        for key in clock["open"]:
+            window = self.store.get(key)
+            if window is None:
+                continue
+            if window["start"] + window["size"] + self.grace <= watermark:
+                closing.append(window)
+            else:
+                still_open.append(key)
+        signals = []
+        for window in sorted(closing, key=lambda w: (w["start"] + w["size"], w["size"])):
+            window["revision"] = 1
+            self.store[window_key(window["start"], window["size"])] = window
+            signals.append(to_signal(window, self.analyzer_version, now))
+        clock["open"] = still_open
+        if closing:
+            self._prune(clock, clock["watermark"])
+        return signals
+
+    def _prune(self, clock: dict[str, Any], watermark: float) -> None:
+        open_keys = set(clock["open"])
+        expired = [
+            key for key, w in list(self.store.items())
+            if key != CLOCK_KEY and key not in open_keys
+            and w["start"] + w["size"] + self.grace + self.retention <= watermark
+        ]
+        for key in expired:
+            del self.store[key]

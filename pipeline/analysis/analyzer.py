@@ -1,0 +1,188 @@
+"""The article analyzer: text -> the ``article.enriched.v1`` body. Pure: no Faust, no I/O."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.analysis import evidence as ev
+from pipeline.analysis.registry import Mention, Registry, default_registry
+from pipeline.analysis.text import detect_language, normalise, split_sentences
+from pipeline.analysis.tone import ToneScorer, default_scorer
+
+ENRICHED_SCHEMA_VERSION = 1
+MAINLAND = frozenset({"CN", "CN-SH"})
+NEUTRAL_BAND = 0.05
+MAX_SPANS = 20
+MAX_EVIDENCE = 10
+# Policy words that make a sentence about a mainland actor crypto-policy content even without a crypto
+# term, in an article that is about crypto ("The central bank said the ban stays").
+_STANCE_THRESHOLD = 0.15
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleInput:
+    id: str
+    text: str
+    title: str = ""
+    url: str = ""
+    published_at: str = ""
+    source: str = ""
+    language: str | None = None
+
+
+@dataclass(slots=True)
+class _Sentence:
+    start: int
+    end: int
+    codes: frozenset[str]
+    crypto: bool
+    tone: float | None
+    state_media: bool
+
+
+class Analyzer:
+    def __init__(self, registry: Registry | None = None, scorer: ToneScorer | None = None) -> None:
+        self.registry = registry or default_registry()
+        self.scorer = scorer or default_scorer()
+        self.version = f"registry-{self.registry.version}+lexicon-{self.scorer.lexicon.version}+rules-1"
+
+    def analyze(self, article: ArticleInput) -> dict[str, Any]:
+        full = f"{article.title}\n\n{article.text}" if article.title else article.text
+        clean = normalise(full)
+        text = clean.text
+        language = (article.language or detect_language(text)).lower()
+        scored = language == "en" or language.startswith("en-")
+        spans = split_sentences(text)
+        mentions = self.registry.find(text)
+        sentences = self._sentences(text, spans, mentions, scored)
+
+        crypto_sentences = [s for s in sentences if s.crypto]
+        tones = [s.tone for s in crypto_sentences if s.tone is not None]
+        relevant = len(crypto_sentences) >= 2 or (
+            bool(crypto_sentences) and (crypto_sentences[0].start < len(article.title) + 2
+                                        or len(crypto_sentences) / max(len(sentences), 1) >= 0.2))
+        unscored = None if scored else ("no_text" if not text.strip() else "unsupported_language")
+        year = _year(article.published_at)
+        items, background = self._evidence(text, sentences, relevant, year)
+        new_items = [(s, e) for s, e in items if not e.background]
+
+        mainland_in_context = relevant and any(s.codes & MAINLAND for s in crypto_sentences)
+        by_jurisdiction = _by_jurisdiction(crypto_sentences)
+        return {
+            "schema_version": ENRICHED_SCHEMA_VERSION,
+            "analyzer_version": self.version,
+            "id": article.id,
+            "url": article.url,
+            "title": article.title,
+            "published_at": article.published_at,
+            "source": article.source,
+            "language": language,
+            "jurisdictions": self._jurisdictions(mentions, clean.original_span),
+            "crypto": {
+                "relevant": relevant,
+                "sentiment": _clamp(sum(tones) / len(tones)) if tones and relevant else 0.0,
+                "sentences": len(tones),
+            },
+            "by_jurisdiction": by_jurisdiction,
+            "mainland": _stance(mainland_in_context, items, background, by_jurisdiction),
+            "reciprocity": _reciprocity(new_items, text, clean.original_span),
+            "unscored_reason": unscored,
+        }
+
+    def _sentences(self, text: str, spans: list[tuple[int, int]], mentions: list[Mention],
+                   scored: bool) -> list[_Sentence]:
+        starts = [m.start for m in mentions]
+        out: list[_Sentence] = []
+        previous: _Sentence | None = None
+        for start, end in spans:
+            lo, hi = bisect.bisect_left(starts, start), bisect.bisect_left(starts, end)
+            inside = mentions[lo:hi]
+            codes = frozenset(m.code for m in inside)
+            if not codes and previous is not None and "\n" not in text[previous.end:start]:
+                codes = previous.codes  # "The central bank said ..." continues the previous actor
+            sentence = text[start:end]
+            crypto = self.scorer.is_crypto(sentence)
+            tone = self.scorer.score(sentence) if crypto and scored else None
+            current = _Sentence(start, end, codes, crypto, tone,
+                                any(m.kind == "state_media" for m in inside))
+            out.append(current)
+            previous = current
+        return out
+
+    def _evidence(self, text: str, sentences: list[_Sentence], relevant: bool,
+                  year: int | None) -> tuple[list[tuple[_Sentence, ev.Evidence]], int]:
+        items: list[tuple[_Sentence, ev.Evidence]] = []
+        for s in sentences:
+            if not (s.codes & MAINLAND) or not (s.crypto or relevant):
+                continue
+            for item in ev.detect(text[s.start:s.end], s.state_media, "HK" in s.codes,
+                                  s.tone or 0.0, year):
+                items.append((s, item))
+        return items, sum(1 for _, e in items if e.background)
+
+    def _jurisdictions(self, mentions: list[Mention], to_original: Any) -> list[dict[str, Any]]:
+        grouped: dict[str, list[Mention]] = {}
+        for m in mentions:
+            grouped.setdefault(m.code, []).append(m)
+        total = len(mentions) or 1
+        result = []
+        for code, items in sorted(grouped.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            result.append({
+                "code": code,
+                "name": self.registry.names.get(code, code),
+                "mentions": len(items),
+                "salience": round(len(items) / total, 4),
+                "spans": [list(to_original(m.start, m.end)) for m in items[:MAX_SPANS]],
+            })
+        return result
+
+
+def _by_jurisdiction(crypto_sentences: list[_Sentence]) -> dict[str, dict[str, Any]]:
+    sums: dict[str, list[float]] = {}
+    for s in crypto_sentences:
+        if s.tone is None:
+            continue
+        for code in s.codes:
+            sums.setdefault(code, []).append(s.tone)
+    return {code: {"sentiment": _clamp(sum(v) / len(v)), "sentences": len(v)}
+            for code, v in sorted(sums.items())}
+
+
+def _stance(in_context: bool, items: list[tuple[_Sentence, ev.Evidence]], background: int,
+            by_jurisdiction: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    if not in_context and not items:
+        return {"stance": "absent", "score": 0.0}
+    net = sum(e.polarity for _, e in items) / len(items) if items else 0.0
+    tone = by_jurisdiction.get("CN", {}).get("sentiment", 0.0)
+    score = _clamp(0.75 * net + 0.25 * tone)
+    if score <= -_STANCE_THRESHOLD:
+        stance = "hostile"
+    elif score >= _STANCE_THRESHOLD:
+        stance = "softening"
+    else:
+        stance = "neutral"
+    return {"stance": stance, "score": round(score, 4)}
+
+
+def _reciprocity(items: list[tuple[_Sentence, ev.Evidence]], text: str, to_original: Any) -> dict[str, Any]:
+    if not items:
+        return {"direction": 0, "score": 0.0, "evidence": []}
+    score = _clamp(sum(e.polarity for _, e in items) / len(items))
+    direction = 0 if abs(score) < _STANCE_THRESHOLD else (1 if score > 0 else -1)
+    evidence = [
+        {"sentence": text[s.start:s.end], "span": list(to_original(s.start, s.end)),
+         "kind": e.kind, "polarity": e.polarity}
+        for s, e in items[:MAX_EVIDENCE]
+    ]
+    return {"direction": direction, "score": round(score, 4), "evidence": evidence}
+
+
+def _year(published_at: str) -> int | None:
+    head = published_at[:4]
+    return int(head) if head.isdigit() else None
+
+
+def _clamp(x: float) -> float:
+    return round(max(-1.0, min(1.0, x)), 4)

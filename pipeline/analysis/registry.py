@@ -1,0 +1,166 @@
+"""Jurisdiction registry (package data) and the one-pass alias matcher built from it."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import ahocorasick
+
+SUPPRESS = "__suppress__"
+AMBIGUOUS = "__ambiguous__"
+
+# "Hong Kong-listed", "US-traded": the place is a listing venue, not a jurisdiction under discussion.
+_VENUE_SUFFIX = re.compile(r"-(listed|traded|quoted)\b", re.IGNORECASE)
+# A dateline opens a paragraph: "HONG KONG, June 1 (Agency) —" or "SHANGHAI/HONG KONG -". It says where
+# the reporter sat, not what the article is about.
+_DATELINE = re.compile(
+    r"\s*(?:\([^)]{1,40}\)\s*)?[A-Z][A-Z .'/,]{1,60}?(?:,\s*[A-Z][a-z]{2,8}\.?\s+\d{1,2}(?:,\s*\d{4})?)?"
+    r"\s*(?:\([^)]{1,40}\))?\s*(?:--|—|–|-)\s"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Alias:
+    text: str
+    code: str  # a jurisdiction code, SUPPRESS or AMBIGUOUS
+    kind: str
+    case_sensitive: bool
+    latin: bool  # whole-word boundaries apply
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    code: str
+    start: int
+    end: int
+    kind: str
+
+
+@dataclass(frozen=True)
+class Ambiguity:
+    text: str
+    default: str
+    prefer_when_comentioned: dict[str, tuple[str, ...]]
+
+
+class Registry:
+    """Canonical jurisdictions with their aliases, compiled into one Aho-Corasick automaton."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.version: str = data["version"]
+        self.names: dict[str, str] = {j["code"]: j["name"] for j in data["jurisdictions"]}
+        self.ambiguities = {
+            a["text"]: Ambiguity(a["text"], a["default"],
+                                 {k: tuple(v) for k, v in a.get("prefer_when_comentioned", {}).items()})
+            for a in data.get("ambiguous", [])
+        }
+        self._automaton = ahocorasick.Automaton()
+        entries: dict[str, list[Alias]] = {}
+        for jurisdiction in data["jurisdictions"]:
+            for alias in jurisdiction["aliases"]:
+                self._add(entries, alias["text"], jurisdiction["code"], alias.get("kind", "name"),
+                          bool(alias.get("case_sensitive", False)))
+        for text in self.ambiguities:
+            self._add(entries, text, AMBIGUOUS, "ambiguous", False)
+        for item in data.get("suppress", []):
+            self._add(entries, item["text"], SUPPRESS, item.get("why", "suppressed"), False)
+        for key, aliases in entries.items():
+            self._automaton.add_word(key, tuple(aliases))
+        self._automaton.make_automaton()
+
+    @staticmethod
+    def _add(entries: dict[str, list[Alias]], text: str, code: str, kind: str, case_sensitive: bool) -> None:
+        latin = text[:1].isascii() and text[-1:].isascii()
+        entries.setdefault(text.lower(), []).append(Alias(text, code, kind, case_sensitive, latin))
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(self.names)
+
+    def find(self, text: str) -> list[Mention]:
+        """All jurisdiction mentions in ``text``: longest match wins, suppressed phrases hide what they
+        contain, datelines and listing venues are dropped, ambiguous aliases resolved by co-mentions."""
+        lowered = text.lower()
+        if len(lowered) != len(text):  # a few characters change length when lowered; keep offsets exact
+            lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+        candidates: list[tuple[int, int, Alias]] = []
+        for end_index, aliases in self._automaton.iter(lowered):
+            for alias in aliases:
+                start = end_index - len(alias.text) + 1
+                end = end_index + 1
+                if alias.case_sensitive and text[start:end] != alias.text:
+                    continue
+                if alias.latin and not _whole_word(text, start, end, alias.text):
+                    continue
+                candidates.append((start, end, alias))
+                break
+        candidates.sort(key=lambda c: (c[0], c[0] - c[1]))
+        chosen: list[tuple[int, int, Alias]] = []
+        covered_until = -1
+        for start, end, alias in candidates:
+            if start >= covered_until:
+                chosen.append((start, end, alias))
+                covered_until = end
+        datelines = _dateline_ends(text)
+        mentions: list[Mention] = []
+        ambiguous: list[tuple[int, int, Alias]] = []
+        for start, end, alias in chosen:
+            if alias.code == SUPPRESS or _in_dateline(start, datelines) or _VENUE_SUFFIX.match(text, end):
+                continue
+            if alias.code == AMBIGUOUS:
+                ambiguous.append((start, end, alias))
+            else:
+                mentions.append(Mention(alias.code, start, end, alias.kind))
+        if ambiguous:
+            mentions.extend(self._resolve(text, ambiguous))
+            mentions.sort(key=lambda m: m.start)
+        return mentions
+
+    def _resolve(self, text: str, ambiguous: list[tuple[int, int, Alias]]) -> list[Mention]:
+        resolved = []
+        for start, end, alias in ambiguous:
+            rule = self.ambiguities[text[start:end]] if text[start:end] in self.ambiguities else \
+                next(a for k, a in self.ambiguities.items() if k.lower() == text[start:end].lower())
+            code = rule.default
+            for candidate, cues in rule.prefer_when_comentioned.items():
+                if any(cue in text for cue in cues):
+                    code = candidate
+                    break
+            resolved.append(Mention(code, start, end, "ambiguous"))
+        return resolved
+
+
+def _whole_word(text: str, start: int, end: int, alias: str) -> bool:
+    """Word boundaries where the alias edge is a word character ("US$" may be followed by a digit)."""
+    before = text[start - 1] if start > 0 and alias[0].isalnum() else " "
+    after = text[end] if end < len(text) and alias[-1].isalnum() else " "
+    return not (before.isalnum() or before == "_") and not (after.isalnum() or after == "_")
+
+
+def _dateline_ends(text: str) -> list[tuple[int, int]]:
+    regions = []
+    paragraph_start = 0
+    while paragraph_start < len(text):
+        match = _DATELINE.match(text, paragraph_start)
+        if match:
+            regions.append((paragraph_start, match.end()))
+        newline = text.find("\n", paragraph_start)
+        if newline < 0:
+            break
+        paragraph_start = newline + 1
+    return regions
+
+
+def _in_dateline(position: int, regions: list[tuple[int, int]]) -> bool:
+    return any(start <= position < end for start, end in regions)
+
+
+@cache
+def default_registry() -> Registry:
+    raw = resources.files("pipeline.data").joinpath("jurisdictions.json").read_text(encoding="utf-8")
+    return Registry(json.loads(raw))

@@ -1,0 +1,75 @@
+"""The Faust application factory: ``create_app(settings) -> faust.App``; module-level ``app`` for the CLI."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import faust
+from faust.sensors.prometheus import setup_prometheus_sensors
+from prometheus_client import CollectorRegistry
+
+from pipeline.agents import Channels, Pipeline
+from pipeline.analysis import Analyzer
+from pipeline.analysis.evidence import KINDS
+from pipeline.metrics import PipelineMetrics
+from pipeline.settings import Settings
+from pipeline.topics import DLQ, ENRICHED, RAW, SIGNALS, WINDOW_INPUT, TopicSpec
+
+
+def create_app(settings: Settings | None = None, registry: CollectorRegistry | None = None,
+               analyzer: Analyzer | None = None) -> faust.App:
+    settings = settings or Settings.from_env()
+    registry = registry if registry is not None else CollectorRegistry()
+    analyzer = analyzer or Analyzer()
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker_url,
+        store="memory://",
+        datadir=str(settings.data_dir),
+        autodiscover=False,
+        web_enabled=True,
+        web_bind=settings.web_bind,
+        web_host=settings.web_bind,
+        web_port=settings.web_port,
+        broker_rebalance_timeout=settings.rebalance_timeout_seconds,
+        broker_session_timeout=max(settings.rebalance_timeout_seconds, 10.0),
+        broker_heartbeat_interval=min(3.0, settings.rebalance_timeout_seconds / 3),
+        processing_guarantee=settings.processing_guarantee,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        consumer_auto_offset_reset="earliest",
+        table_cleanup_interval=timedelta(seconds=30),
+        logging_config=None,
+    )
+    setup_prometheus_sensors(app, registry=registry, name_prefix="faust")
+
+    def topic(spec: TopicSpec, serializer: str) -> faust.TopicT:
+        # internal=False: Faust never creates or alters these; `pipeline topics create` does.
+        return app.topic(spec.name, partitions=spec.partition_count(settings), key_serializer="raw",
+                         value_serializer=serializer, internal=False)
+
+    channels = Channels(
+        raw=topic(RAW, "raw"),
+        enriched=topic(ENRICHED, "json"),
+        signals=topic(SIGNALS, "json"),
+        dlq=topic(DLQ, "json"),
+        window_input=topic(WINDOW_INPUT, "json"),
+    )
+    metrics = PipelineMetrics.create(registry, frozenset(analyzer.registry.codes), frozenset(KINDS))
+    app.pipeline = Pipeline(app, settings, channels, metrics, analyzer)  # type: ignore[attr-defined]
+    app.prometheus_registry = registry  # type: ignore[attr-defined]
+    return app
+
+
+app = create_app()
+
+
+def main() -> None:
+    """Run the worker for the module-level app (``python -m pipeline.app``)."""
+    from pipeline.cli import run_worker
+
+    run_worker(app)
+
+
+if __name__ == "__main__":
+    main()

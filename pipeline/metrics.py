@@ -1,0 +1,113 @@
+"""Every Prometheus metric of the pipeline, in one bundle created against an injected registry.
+
+Counters and histograms aggregate correctly across workers and restarts (PromQL ``sum(rate(...))``);
+the only gauge is the index of the last window this worker closed, which only the window owner sets.
+Label values are bounded: reason codes, evidence kinds and jurisdiction codes from the registry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+OTHER = "other"
+
+
+@dataclass(frozen=True)
+class PipelineMetrics:
+    registry: CollectorRegistry
+    articles_received: Counter
+    articles_valid: Counter
+    articles_duplicate: Counter
+    articles_dead_lettered: Counter
+    jurisdiction_mentions: Counter
+    evidence: Counter
+    processing_seconds: Histogram
+    crypto_tone_sum: Counter
+    crypto_tone_articles: Counter
+    windows_emitted: Counter
+    window_articles: Counter
+    window_duplicates: Counter
+    late_articles: Counter
+    send_failures: Counter
+    reciprocity_index: Gauge
+    known_codes: frozenset[str]
+    known_kinds: frozenset[str]
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry, jurisdiction_codes: frozenset[str],
+               evidence_kinds: frozenset[str]) -> PipelineMetrics:
+        p = "pipeline_"
+        return cls(
+            registry=registry,
+            articles_received=Counter(f"{p}articles_received", "Raw messages read from articles.raw.v1",
+                                      registry=registry),
+            articles_valid=Counter(f"{p}articles_valid", "Raw articles that passed validation",
+                                   registry=registry),
+            articles_duplicate=Counter(f"{p}articles_duplicate",
+                                       "Valid articles dropped as re-sent duplicates (same id and content)",
+                                       registry=registry),
+            articles_dead_lettered=Counter(f"{p}articles_dead_lettered", "Messages sent to articles.dlq.v1",
+                                           ["reason"], registry=registry),
+            jurisdiction_mentions=Counter(f"{p}jurisdiction_mentions",
+                                          "Enriched articles mentioning a jurisdiction", ["jurisdiction"],
+                                          registry=registry),
+            evidence=Counter(f"{p}reciprocity_evidence", "Reciprocity evidence items found",
+                             ["kind", "direction"], registry=registry),
+            processing_seconds=Histogram(f"{p}processing_seconds",
+                                         "Time from reading a raw article to sending its enriched record",
+                                         buckets=LATENCY_BUCKETS, registry=registry),
+            # Tone can be negative and counters only grow, so the sum is split by polarity:
+            # mean tone = (positive - negative) / articles.
+            crypto_tone_sum=Counter(f"{p}crypto_tone_sum",
+                                    "Sum of absolute per-article crypto tone toward a jurisdiction",
+                                    ["jurisdiction", "polarity"], registry=registry),
+            crypto_tone_articles=Counter(f"{p}crypto_tone_articles",
+                                         "Articles with a crypto tone toward a jurisdiction",
+                                         ["jurisdiction"], registry=registry),
+            windows_emitted=Counter(f"{p}windows_emitted", "signals.reciprocity.v1 records sent",
+                                    ["window"], registry=registry),
+            window_articles=Counter(f"{p}window_articles", "Articles counted into windows", ["window"],
+                                    registry=registry),
+            window_duplicates=Counter(f"{p}window_duplicates",
+                                      "Articles a window had already counted (redelivery or re-send)",
+                                      ["window"], registry=registry),
+            late_articles=Counter(f"{p}late_articles",
+                                  "Articles that arrived after their window closed (window re-emitted)",
+                                  ["window"], registry=registry),
+            send_failures=Counter(f"{p}send_failures", "Failed sends to an output topic (retried)",
+                                  ["topic"], registry=registry),
+            reciprocity_index=Gauge(f"{p}reciprocity_index",
+                                    "Index of the last window this worker closed (only the owner sets it)",
+                                    ["window"], registry=registry),
+            known_codes=jurisdiction_codes,
+            known_kinds=evidence_kinds,
+        )
+
+    def code(self, code: str) -> str:
+        return code if code in self.known_codes else OTHER
+
+    def kind(self, kind: str) -> str:
+        return kind if kind in self.known_kinds else OTHER
+
+    def record_enriched(self, enriched: dict[str, object]) -> None:
+        for j in enriched["jurisdictions"]:  # type: ignore[attr-defined]
+            self.jurisdiction_mentions.labels(self.code(j["code"])).inc()
+        for code, tone in enriched["by_jurisdiction"].items():  # type: ignore[attr-defined]
+            label = self.code(code)
+            value = float(tone["sentiment"])
+            self.crypto_tone_articles.labels(label).inc()
+            self.crypto_tone_sum.labels(label, "positive" if value >= 0 else "negative").inc(abs(value))
+        for item in enriched["reciprocity"]["evidence"]:  # type: ignore[index]
+            self.evidence.labels(self.kind(item["kind"]), "up" if item["polarity"] > 0 else "down").inc()
+
+
+def window_label(size: int) -> str:
+    """Bounded label for a window size: '1h', '1d', else seconds."""
+    if size % 86400 == 0:
+        return f"{size // 86400}d"
+    if size % 3600 == 0:
+        return f"{size // 3600}h"
+    return f"{size}s"

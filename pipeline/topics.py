@@ -1,0 +1,71 @@
+"""Every topic the pipeline touches, declared once: name, partitions, config, key, schema, record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.records import DeadLetter, EnrichedArticle, RawArticle, ReciprocitySignal
+from pipeline.settings import Settings
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    key: str
+    partitions: int | None  # None: PIPELINE_PARTITIONS
+    config: dict[str, str] = field(default_factory=dict)
+    schema: str | None = None
+    record: type | None = None
+    internal: bool = False
+
+    def partition_count(self, settings: Settings) -> int:
+        return self.partitions if self.partitions is not None else settings.partitions
+
+
+RAW = TopicSpec(
+    "articles.raw.v1", "article id", None, {"retention.ms": str(7 * DAY_MS)},
+    "article.raw.v1.json", RawArticle,
+)
+ENRICHED = TopicSpec(
+    "articles.enriched.v1", "article id", None, {"retention.ms": str(30 * DAY_MS)},
+    "article.enriched.v1.json", EnrichedArticle,
+)
+# One partition: signals are few, and consumers read windows in the order they closed. Compacted, so a
+# later revision of a window replaces the earlier one for a consumer that reads from the beginning.
+SIGNALS = TopicSpec(
+    "signals.reciprocity.v1", "<window_start>/<window_seconds>", 1,
+    {"cleanup.policy": "compact"}, "signal.reciprocity.v1.json", ReciprocitySignal,
+)
+DLQ = TopicSpec(
+    "articles.dlq.v1", "original key", None, {"retention.ms": str(30 * DAY_MS)},
+    "article.dlq.v1.json", DeadLetter,
+)
+# Internal: per-article window contributions and in-band ticks. One partition on purpose: the window
+# stage needs one event-time clock over all articles, and it is cheap next to the analysis stage.
+WINDOW_INPUT = TopicSpec("pipeline.window-input.v1", "constant", 1, {"retention.ms": str(7 * DAY_MS)},
+                         internal=True)
+
+PUBLIC_TOPICS = (RAW, ENRICHED, SIGNALS, DLQ)
+ALL_TOPICS = (*PUBLIC_TOPICS, WINDOW_INPUT)
+
+# Faust tables: name -> partitions (None: PIPELINE_PARTITIONS). A table's changelog must have as many
+# partitions as the topic its agent reads, so they are created here, not left to broker auto-creation.
+TABLES: dict[str, int | None] = {"seen-articles": None, "windows": 1}
+
+
+def changelog_topics(settings: Settings) -> tuple[TopicSpec, ...]:
+    return tuple(
+        TopicSpec(f"{settings.app_id}-{table}-changelog", "table key", partitions,
+                  {"cleanup.policy": "compact"}, internal=True)
+        for table, partitions in TABLES.items()
+    )
+
+
+def declared_topics(settings: Settings) -> tuple[TopicSpec, ...]:
+    """Every topic a worker with ``settings`` needs, public, internal and changelog."""
+    return (*ALL_TOPICS, *changelog_topics(settings))
