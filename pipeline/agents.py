@@ -29,17 +29,18 @@ from pipeline.validation import Rejection, validate_raw
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 5.0
+PRUNE_INTERVAL_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
 class Channels:
     """Where the agents read and write: Kafka topics in the worker, in-memory channels in agent tests."""
 
-    raw: ChannelT
-    enriched: ChannelT
-    signals: ChannelT
-    dlq: ChannelT
-    window_input: ChannelT
+    raw: ChannelT[Any]
+    enriched: ChannelT[Any]
+    signals: ChannelT[Any]
+    dlq: ChannelT[Any]
+    window_input: ChannelT[Any]
 
 
 class Pipeline:
@@ -52,8 +53,9 @@ class Pipeline:
         self.channels = channels
         self.metrics = metrics
         self.analyzer = analyzer
-        # Article id -> [content hash, first seen]: dedup at the door, co-partitioned with the raw topic.
+        # Article id -> [content hash, first seen, partition]: dedup at the door, co-partitioned with the raw topic.
         self.seen = app.Table("seen-articles", default=None, partitions=settings.partitions)
+        self._last_prune: dict[int, float] = {}
         self.windows = app.Table("windows", default=None, partitions=TABLES["windows"])
         self.book = WindowBook(self.windows, settings.window_sizes, settings.window_grace_seconds,
                                settings.window_retention_seconds, settings.idle_close_seconds,
@@ -84,7 +86,10 @@ class Pipeline:
                 await self.dead_letter(event, Rejection(
                     "id_reused", f"id {article.id!r} was first seen with other content at {iso(previous[1])}"))
             return
-        self.seen[article.id] = [result.content_hash, time.time()]
+        partition = max(int(getattr(event.message, "partition", 0) or 0), 0)
+        now = time.time()
+        self.seen[article.id] = [result.content_hash, now, partition]
+        self._prune_seen(partition, now)
         self.metrics.articles_valid.inc()
         try:
             enriched = self.analyzer.analyze(article)
@@ -94,11 +99,22 @@ class Pipeline:
             return
         key = article.id.encode()
         await self.send(self.channels.enriched, key, EnrichedArticle(**enriched))
-        partition = getattr(event.message, "partition", 0) or 0
-        contribution = Contribution.from_enriched(enriched, result.published_ts, max(int(partition), 0))
+        contribution = Contribution.from_enriched(enriched, result.published_ts, partition)
         await self.send(self.channels.window_input, b"w", {"type": "article", "c": contribution.to_dict()})
         self.metrics.record_enriched(enriched)
         self.metrics.processing_seconds.observe(time.perf_counter() - started)
+
+    def _prune_seen(self, partition: int, now: float) -> None:
+        """Forget ids older than the dedup retention, at most once a minute per partition. Only keys of
+        the current event's partition: a table delete writes its tombstone to that changelog partition."""
+        if now - self._last_prune.get(partition, now - PRUNE_INTERVAL_SECONDS - 1) < PRUNE_INTERVAL_SECONDS:
+            return
+        self._last_prune[partition] = now
+        horizon = now - self.settings.dedup_retention_seconds
+        expired = [key for key, (_, first_seen, owner) in list(self.seen.items())
+                   if owner == partition and first_seen < horizon]
+        for key in expired:
+            del self.seen[key]
 
     # -- stage 2 ----------------------------------------------------------------------------------
     async def _windows(self, stream: StreamT[Any]) -> None:
@@ -106,7 +122,7 @@ class Pipeline:
             await self.handle_window_input(event)
 
     async def handle_window_input(self, event: EventT[Any]) -> None:
-        message = event.value
+        message: dict[str, Any] = event.value  # type: ignore[assignment]  # the json codec decodes to a dict
         now = time.time()
         if message.get("type") == "tick":
             outcome = self.book.tick(now)
@@ -139,7 +155,7 @@ class Pipeline:
         await self.send(self.channels.window_input, b"w", {"type": "tick", "now": time.time()})
 
     # -- shared -----------------------------------------------------------------------------------
-    async def send(self, channel: ChannelT, key: bytes, value: Any) -> None:
+    async def send(self, channel: ChannelT[Any], key: bytes, value: Any) -> None:
         """Send and wait for the broker's ack. A failure is counted and retried with capped backoff
         until it succeeds: the stream stalls (visible in metrics and lag) instead of losing the message."""
         attempt = 0
@@ -189,7 +205,7 @@ def _parse_start(signal: dict[str, Any]) -> int:
     return int(ts or 0)
 
 
-def _topic_name(channel: ChannelT) -> str:
+def _topic_name(channel: ChannelT[Any]) -> str:
     names = getattr(channel, "topics", None)
     return str(names[0]) if names else "channel"
 

@@ -52,7 +52,7 @@ def wait_for_kafka(bootstrap: str, timeout: float = 30.0) -> None:
                 return
             finally:
                 admin.close()
-        except Exception as exc:  # noqa: BLE001 - any failure means "not ready yet"
+        except Exception as exc:
             last = exc
             time.sleep(0.2)
     raise BrokerError(f"broker at {bootstrap} did not answer within {timeout:.0f}s: {last}")

@@ -148,7 +148,7 @@ def ingest(path: str, settings: Settings, progress: TextIO | None = None) -> dic
         for future in futures:
             try:
                 future.get(timeout=30)
-            except Exception as exc:  # noqa: BLE001 - reported in the summary
+            except Exception as exc:
                 failures.append(str(exc))
     finally:
         producer.close()

@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -115,7 +115,7 @@ def expected_windows(path: str, sizes: tuple[int, ...]) -> set[str]:
     return keys
 
 
-def consume_signals(settings: Settings, timeout: float) -> Iterator[tuple[str, dict[str, Any]]]:
+def consume_signals(settings: Settings, timeout: float) -> Generator[tuple[str, dict[str, Any]], None, None]:
     """Yield (key, signal) from the beginning of signals.reciprocity.v1 until ``timeout`` passes idle."""
     from kafka import KafkaConsumer
 

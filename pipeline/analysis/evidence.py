@@ -85,18 +85,23 @@ def detect(sentence: str, has_state_media: bool, mentions_hk: bool, tone: float,
     """Evidence kinds in one sentence that already has a mainland actor and crypto policy content."""
     found: list[Evidence] = []
     background = _is_background(sentence, published_year)
+    matches = []
     for kind, pattern in _TRIGGERS.items():
         if kind == "state_media_coverage" and not has_state_media:
             continue
         if kind == "cross_border_connect" and not mentions_hk:
             continue
         match = pattern.search(sentence)
-        if not match:
-            continue
+        if match:
+            matches.append((match.start(), kind))
+    starts = sorted(start for start, _ in matches)
+    for start, kind in matches:
         polarity = KINDS[kind]
         if kind == "state_media_coverage" and tone <= -0.3:
             polarity = -1  # a state outlet attacking crypto is pushback, not warming
-        if _NEGATION.search(sentence[: match.start()]):
+        negation = _NEGATION.search(sentence[:start])
+        # A negation scopes over the first trigger after it only: "will not ban research" negates the ban.
+        if negation and not any(negation.start() < other < start for other in starts):
             polarity = -polarity
         found.append(Evidence(kind, polarity, background))
     if any(e.kind == "halt_order" for e in found):

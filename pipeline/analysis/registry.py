@@ -55,7 +55,7 @@ class Registry:
         self.version: str = data["version"]
         self.names: dict[str, str] = {j["code"]: j["name"] for j in data["jurisdictions"]}
         self.ambiguities = {
-            a["text"]: Ambiguity(a["text"], a["default"],
+            a["text"].lower(): Ambiguity(a["text"], a["default"],
                                  {k: tuple(v) for k, v in a.get("prefer_when_comentioned", {}).items()})
             for a in data.get("ambiguous", [])
         }
@@ -65,8 +65,8 @@ class Registry:
             for alias in jurisdiction["aliases"]:
                 self._add(entries, alias["text"], jurisdiction["code"], alias.get("kind", "name"),
                           bool(alias.get("case_sensitive", False)))
-        for text in self.ambiguities:
-            self._add(entries, text, AMBIGUOUS, "ambiguous", False)
+        for rule in self.ambiguities.values():
+            self._add(entries, rule.text, AMBIGUOUS, "ambiguous", False)
         for item in data.get("suppress", []):
             self._add(entries, item["text"], SUPPRESS, item.get("why", "suppressed"), False)
         for key, aliases in entries.items():
@@ -123,9 +123,8 @@ class Registry:
 
     def _resolve(self, text: str, ambiguous: list[tuple[int, int, Alias]]) -> list[Mention]:
         resolved = []
-        for start, end, alias in ambiguous:
-            rule = self.ambiguities[text[start:end]] if text[start:end] in self.ambiguities else \
-                next(a for k, a in self.ambiguities.items() if k.lower() == text[start:end].lower())
+        for start, end, _ in ambiguous:
+            rule = self.ambiguities[text[start:end].lower()]
             code = rule.default
             for candidate, cues in rule.prefer_when_comentioned.items():
                 if any(cue in text for cue in cues):

@@ -10,9 +10,15 @@ import html
 import re
 from dataclasses import dataclass
 
-_MARKUP = re.compile(r"<!--.*?-->|<(script|style)\b.*?</\1\s*>|<[^<>]{0,500}>|&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});",
-                     re.DOTALL | re.IGNORECASE)
-_BLOCK_TAG = re.compile(r"</?(p|div|br|li|h[1-6]|tr|section|article|blockquote)\b", re.IGNORECASE)
+_MARKUP = re.compile(
+    r"<!--.*?-->|<(script|style)\b.*?</\1\s*>|<[^<>]{0,500}>"
+    r"|&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});",
+    re.DOTALL | re.IGNORECASE,
+)
+_BLOCK_TAG = re.compile(r"</?(p|div|br|li|h[1-6]|tr|section|article|blockquote|ul|ol|table)\b", re.IGNORECASE)
+# Inline tags vanish without a trace ("<b>SFC</b>'s" stays one word); other tags become a space.
+_INLINE_TAG = re.compile(r"</?(b|i|em|strong|span|a|u|sup|sub|font|small|mark|abbr|cite|q|time)\b",
+                         re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +53,7 @@ def normalise(original: str) -> CleanText:
             decoded = html.unescape(token)
             replacement = " " if decoded == "\xa0" else decoded
         else:
-            replacement = "\n" if _BLOCK_TAG.match(token) else " "
+            replacement = "\n" if _BLOCK_TAG.match(token) else ("" if _INLINE_TAG.match(token) else " ")
         pieces.append(replacement)
         offsets.extend([match.start()] * len(replacement))
         pos = match.end()
@@ -59,9 +65,9 @@ def normalise(original: str) -> CleanText:
 # --- sentences -----------------------------------------------------------------------------------
 
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof sr jr st mt gov sen rep gen col lt sgt inc ltd co corp plc llc no nos vs etc "
-    "jan feb mar apr jun jul aug sep sept oct nov dec approx est dept univ fig al e.g i.e u.s u.k "
-    "u.n a.m p.m u.s.a u.a.e".split()
+    "mr mrs ms dr prof sr jr st mt gov sen rep gen col lt sgt inc ltd co corp plc llc no nos vs "
+    "etc jan feb mar apr jun jul aug sep sept oct nov dec approx est dept univ fig al e.g i.e "
+    "u.s u.k u.n a.m p.m u.s.a u.a.e".split()
 )
 # A candidate boundary: terminal punctuation, optional closing quotes/brackets, then whitespace.
 _LATIN_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s)")
@@ -123,8 +129,8 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 _ENGLISH_FUNCTION_WORDS = frozenset(
-    "the of and to in a is that for on with as by it was be are from at has have an its this which "
-    "said will not but or were been their would they".split()
+    "the of and to in a is that for on with as by it was be are from at has have an its this "
+    "which said will not but or were been their would they".split()
 )
 
 

@@ -28,7 +28,10 @@ class Lexicon:
 
 def load_lexicon(data: dict[str, Any]) -> Lexicon:
     terms = sorted(data["crypto_terms"], key=len, reverse=True)
-    crypto = re.compile(r"(?<![\w-])(?:" + "|".join(terms) + r")(?![\w-])", re.IGNORECASE)
+    latin = [t for t in terms if t.isascii()]
+    # Word boundaries for Latin terms only: Chinese has no spaces, so its terms match anywhere.
+    crypto = re.compile(r"(?<![\w-])(?:" + "|".join(latin) + r")(?![\w-])|"
+                        + "|".join(t for t in terms if not t.isascii()), re.IGNORECASE)
     phrases = [(re.compile(p["pattern"], re.IGNORECASE), p["token"]) for p in data["phrases"]]
     words = {k.lower(): float(v) for k, v in data["words"].items()}
     for phrase in data["phrases"]:

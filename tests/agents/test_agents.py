@@ -1,0 +1,135 @@
+"""Agent tests with Faust's test_context: real agents and tables, in-memory channels instead of Kafka."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import faust
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from pipeline.agents import Pipeline
+from pipeline.app import create_app
+from pipeline.settings import Settings
+from tests.helpers import assert_valid, encode, raw_article
+
+
+@dataclass
+class Harness:
+    app: faust.App
+    pipeline: Pipeline
+    outputs: dict[str, Any]
+
+    async def next(self, name: str) -> Any:
+        event = await self.outputs[name].get(timeout=5)
+        value = event.value
+        return json.loads(value.dumps()) if isinstance(value, faust.Record) else value
+
+    def pending(self, name: str) -> int:
+        return int(self.outputs[name].queue.qsize())
+
+    def metrics(self) -> str:
+        return generate_latest(self.pipeline.metrics.registry).decode()
+
+
+def make_harness(settings: Settings) -> Harness:
+    app = create_app(settings, CollectorRegistry())
+    app.finalize()
+    app.flow_control.resume()
+    pipeline: Pipeline = app.pipeline  # type: ignore[attr-defined]
+    channels = {name: app.channel() for name in ("enriched", "signals", "dlq", "window_input")}
+    pipeline.channels = replace(pipeline.channels, **channels)
+    # Subscribe before anything is sent: a Faust channel delivers only to existing subscribers.
+    return Harness(app, pipeline, {name: ch.__aiter__() for name, ch in channels.items()})
+
+
+@pytest.fixture
+async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+    yield make_harness(Settings.from_env({}, data_dir=tmp_path, idle_close_seconds=0.0, window_grace_seconds=0))
+
+
+async def test_valid_article_is_enriched_and_contributes_to_windows(harness: Harness) -> None:
+    async with harness.pipeline.enrich.test_context() as agent:
+        await agent.put(encode(raw_article()), key=b"t-1")
+    enriched = await harness.next("enriched")
+    assert_valid("article.enriched.v1.json", enriched)
+    assert enriched["id"] == "t-1" and {j["code"] for j in enriched["jurisdictions"]} == {"HK", "CN"}
+    contribution = await harness.next("window_input")
+    assert contribution["type"] == "article" and contribution["c"]["a"] == "t-1"
+    assert "pipeline_articles_valid_total 1.0" in harness.metrics()
+
+
+@pytest.mark.parametrize("value,reason", [
+    (b"{not json", "invalid_json"),
+    (b"\xff\xfe\x00", "invalid_utf8"),
+    (encode({"id": "x"}), "missing_field"),
+    (b"x" * 300_000, "oversize"),
+])
+async def test_bad_input_goes_to_the_dlq_with_its_origin(harness: Harness, value: bytes, reason: str) -> None:
+    async with harness.pipeline.enrich.test_context() as agent:
+        await agent.put(value, key=b"bad")
+    letter = await harness.next("dlq")
+    assert_valid("article.dlq.v1.json", letter)
+    assert letter["reason"] == reason and letter["source_topic"] == "articles.raw.v1"
+    assert harness.pending("enriched") == 0
+    assert f'pipeline_articles_dead_lettered_total{{reason="{reason}"}} 1.0' in harness.metrics()
+
+
+async def test_resent_article_is_dropped_and_reused_id_is_dead_lettered(harness: Harness) -> None:
+    async with harness.pipeline.enrich.test_context() as agent:
+        await agent.put(encode(raw_article()), key=b"t-1")
+        await agent.put(encode(raw_article()), key=b"t-1")
+        await agent.put(encode(raw_article(text="Completely different text about Singapore.")), key=b"t-1")
+    await harness.next("enriched")
+    assert harness.pending("enriched") == 0
+    assert (await harness.next("dlq"))["reason"] == "id_reused"
+    assert "pipeline_articles_duplicate_total 1.0" in harness.metrics()
+
+
+async def test_window_agent_emits_closed_windows(harness: Harness) -> None:
+    async with harness.pipeline.enrich.test_context() as enrich:
+        for index, day in enumerate(("2021-09-24", "2021-09-24", "2021-09-26")):
+            await enrich.put(encode(raw_article(f"w-{index}", published_at=f"{day}T08:00:00Z",
+                                                text=f"Article {index}: the PBoC banned crypto trading.")))
+    contributions = [await harness.next("window_input") for _ in range(3)]
+    async with harness.pipeline.window_agent.test_context() as windows:
+        for item in contributions:
+            await windows.put(item, key=b"w")
+        await windows.put(item, key=b"w")  # a redelivered contribution
+    signals = []
+    while harness.pending("signals"):
+        signals.append(await harness.next("signals"))
+    daily = [s for s in signals if s["window_seconds"] == 86400]
+    assert [(s["window_start"], s["articles"]) for s in daily] == [("2021-09-24T00:00:00Z", 2)]
+    for signal in signals:
+        assert_valid("signal.reciprocity.v1.json", signal)
+    assert 'pipeline_window_duplicates_total{window="1d"}' in harness.metrics()
+
+
+async def test_tick_closes_idle_windows(harness: Harness) -> None:
+    async with harness.pipeline.enrich.test_context() as enrich:
+        await enrich.put(encode(raw_article()), key=b"t-1")
+    contribution = await harness.next("window_input")
+    async with harness.pipeline.window_agent.test_context() as windows:
+        await windows.put(contribution, key=b"w")
+        assert harness.pending("signals") == 0
+        await windows.put({"type": "tick", "now": 0}, key=b"w")
+    keys = {(await harness.next("signals"))["window_seconds"] for _ in range(2)}
+    assert keys == {3600, 86400}
+
+
+async def test_dedup_memory_is_bounded_by_retention(tmp_path: Path) -> None:
+    h = make_harness(Settings.from_env({}, data_dir=tmp_path, dedup_retention_seconds=0))
+    pipeline = h.pipeline
+    async with pipeline.enrich.test_context() as agent:
+        await agent.put(encode(raw_article("first")), key=b"first")
+        pipeline._last_prune.clear()  # let the next event prune at once instead of a minute later
+        await agent.put(encode(raw_article("second", text="Another article about Singapore.")), key=b"second")
+        assert "first" not in pipeline.seen
+        await agent.put(encode(raw_article("first")), key=b"first")
+    ids = [(await h.next("enriched"))["id"] for _ in range(3)]
+    assert ids == ["first", "second", "first"]

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.settings import Settings, SettingsError, documented_settings
+from tests.helpers import ROOT
+
+
+def test_defaults_need_no_environment() -> None:
+    settings = Settings.from_env({})
+    assert settings.broker_url == "kafka://127.0.0.1:9092"
+    assert settings.window_sizes == (3600, 86400)
+    assert settings.processing_guarantee == "at_least_once"
+
+
+def test_reads_every_variable_at_call_time() -> None:
+    env = {"PIPELINE_BROKER_URL": "kafka://a:1,kafka://b:2", "PIPELINE_PARTITIONS": "8",
+           "PIPELINE_WINDOWS": "86400,3600,3600", "PIPELINE_DATA_DIR": "/tmp/x"}
+    settings = Settings.from_env(env)
+    assert settings.bootstrap_servers == ["a:1", "b:2"]
+    assert settings.partitions == 8
+    assert settings.window_sizes == (3600, 86400)
+    assert settings.data_dir == Path("/tmp/x")
+
+
+@pytest.mark.parametrize("name,value", [
+    ("PIPELINE_PARTITIONS", "zero"), ("PIPELINE_PARTITIONS", "0"), ("PIPELINE_WINDOWS", ""),
+    ("PIPELINE_WINDOWS", "-5"), ("PIPELINE_PROCESSING_GUARANTEE", "maybe"), ("PIPELINE_LOG_LEVEL", "LOUD"),
+])
+def test_bad_values_name_the_variable(name: str, value: str) -> None:
+    if value == "":
+        assert Settings.from_env({name: value}).window_sizes == (3600, 86400)  # empty means default
+        return
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings.from_env({})
+    with pytest.raises(AttributeError):
+        settings.partitions = 2  # type: ignore[misc]
+
+
+def test_readme_documents_every_variable() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name, _, _ in documented_settings():
+        assert f"`{name}`" in readme, f"{name} missing from the README configuration table"
+
+
+def test_no_getenv_outside_settings() -> None:
+    for path in (ROOT / "pipeline").rglob("*.py"):
+        if path.name != "settings.py":
+            text = path.read_text(encoding="utf-8")
+            assert "os.getenv" not in text and "os.environ[" not in text, path

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from pipeline.analysis.text import detect_language, normalise, split_sentences
+
+
+def sentences(text: str) -> list[str]:
+    return [text[a:b] for a, b in split_sentences(text)]
+
+
+def test_abbreviations_and_initials_do_not_end_sentences() -> None:
+    text = "Mr. Chan met U.S. officials on Jan. 5 at 3 p.m. in Washington. J. Smith said the SEC agreed."
+    assert sentences(text) == [
+        "Mr. Chan met U.S. officials on Jan. 5 at 3 p.m. in Washington.",
+        "J. Smith said the SEC agreed.",
+    ]
+
+
+def test_quotes_and_paragraphs() -> None:
+    text = 'He said: "The ban stays." Officials agreed.\nA new paragraph starts here'
+    assert sentences(text) == ['He said: "The ban stays."', "Officials agreed.", "A new paragraph starts here"]
+
+
+def test_chinese_punctuation() -> None:
+    text = "中国人民银行表示，虚拟货币交易属于非法金融活动。香港证监会发出牌照！市场反应积极？"
+    assert sentences(text) == [
+        "中国人民银行表示，虚拟货币交易属于非法金融活动。", "香港证监会发出牌照！", "市场反应积极？"]
+
+
+def test_spans_point_into_the_text() -> None:
+    text = "  First one.   Second one!  "
+    for start, end in split_sentences(text):
+        assert text[start:end].strip() == text[start:end]
+
+
+def test_markup_is_removed_and_spans_map_back_to_the_original() -> None:
+    original = "<p>Hong&nbsp;Kong&#39;s <b>SFC</b> acted.</p><p>Beijing &amp; Shanghai watched.</p>"
+    clean = normalise(original)
+    assert "Hong Kong's SFC acted." in clean.text
+    assert "Beijing & Shanghai watched." in clean.text
+    start = clean.text.index("SFC")
+    a, b = clean.original_span(start, start + 3)
+    assert original[a:b] == "SFC"
+    start = clean.text.index("Shanghai")
+    a, b = clean.original_span(start, start + len("Shanghai"))
+    assert original[a:b] == "Shanghai"
+
+
+def test_plain_text_needs_no_offset_map() -> None:
+    clean = normalise("No markup here.")
+    assert clean.offsets is None and clean.original_span(3, 9) == (3, 9)
+
+
+def test_language_detection() -> None:
+    assert detect_language("The central bank said that the ban on crypto trading would stay in place.") == "en"
+    assert detect_language("香港证监会周二向第二家虚拟资产交易平台发出牌照。") == "zh"
+    assert detect_language("La banque centrale a déclaré que l'interdiction resterait en vigueur pour les "
+                           "cryptomonnaies et les plateformes d'échange en France.") == "und"
