@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 lint: venv
-	$(BIN)/ruff check pipeline tests examples
+	$(BIN)/ruff check pipeline tests examples bench
 	$(BIN)/mypy
 
 test: lint

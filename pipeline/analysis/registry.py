@@ -16,6 +16,18 @@ AMBIGUOUS = "__ambiguous__"
 
 # "Hong Kong-listed", "US-traded": the place is a listing venue, not a jurisdiction under discussion.
 _VENUE_SUFFIX = re.compile(r"-(listed|traded|quoted)\b", re.IGNORECASE)
+# "an analyst based in Singapore", "a Singapore-based fund": where someone sits. Kept as a weak mention.
+_LOCATION_BEFORE = re.compile(r"(?:based|headquartered|located|domiciled)\s+in\s+(?:the\s+)?$", re.IGNORECASE)
+_LOCATION_AFTER = re.compile(r"-(?:based|headquartered|born)\b", re.IGNORECASE)
+# A demonym names an actor only when a government noun follows: "Chinese regulators", not "a Chinese fund".
+_ACTOR_NOUN = re.compile(
+    r"\s+(?:(?:central|state|securities|financial|banking|market|local|national|top|provincial|municipal)\s+)?"
+    r"(?:government|authorities|authority|regulators?|officials|central\s+bank|state\s+media|courts?|police|"
+    r"leaders(?:hip)?|president|premier|ministry|ministries|lawmakers|policymakers|watchdogs?|cabinet|"
+    r"prosecutors|agencies|bank\s+regulator|securities\s+regulator)\b",
+    re.IGNORECASE,
+)
+WEAK_KINDS = frozenset({"demonym", "location"})
 # A dateline opens a paragraph: "HONG KONG, June 1 (Agency) —" or "SHANGHAI/HONG KONG -". It says where
 # the reporter sat, not what the article is about.
 _DATELINE = re.compile(
@@ -110,12 +122,21 @@ class Registry:
         mentions: list[Mention] = []
         ambiguous: list[tuple[int, int, Alias]] = []
         for start, end, alias in chosen:
-            if alias.code == SUPPRESS or _in_dateline(start, datelines) or _VENUE_SUFFIX.match(text, end):
+            hyphen_after = text.startswith("-", end)  # cheap guard before the suffix regexes
+            if alias.code == SUPPRESS or _in_dateline(start, datelines) or (
+                    hyphen_after and _VENUE_SUFFIX.match(text, end)):
                 continue
             if alias.code == AMBIGUOUS:
                 ambiguous.append((start, end, alias))
-            else:
-                mentions.append(Mention(alias.code, start, end, alias.kind))
+                continue
+            kind = alias.kind
+            if kind == "demonym" and _ACTOR_NOUN.match(text, end):
+                kind = "government_body"
+            elif (hyphen_after and _LOCATION_AFTER.match(text, end)) or (
+                    text.endswith("in ", 0, start - 4 if text.startswith("the ", start - 4) else start)
+                    and _LOCATION_BEFORE.search(text, max(0, start - 40), start)):
+                kind = "location"
+            mentions.append(Mention(alias.code, start, end, kind))
         if ambiguous:
             mentions.extend(self._resolve(text, ambiguous))
             mentions.sort(key=lambda m: m.start)
