@@ -50,6 +50,22 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for all windows")
     demo.set_defaults(handler=_cmd_demo)
 
+    replay = sub.add_parser("replay", help="feed a historical corpus and print the signal history it produces")
+    replay.add_argument("path", help="articles, as for ingest")
+    replay.add_argument("--embedded", action="store_true",
+                        help="start the embedded broker and a worker for the run (default: a running worker)")
+    replay.add_argument("--broker", help="bootstrap host:port (default: PIPELINE_BROKER_URL)")
+    replay.add_argument("--table", action="store_true", help="a Markdown table of the daily index instead of JSON")
+    replay.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for all windows")
+    replay.set_defaults(handler=_cmd_replay)
+
+    export = sub.add_parser("export-metrics",
+                            help="signal history as timestamped OpenMetrics, for promtool tsdb create-blocks-from")
+    export.add_argument("--input", help="signals as JSON Lines (e.g. from `pipeline replay`); default: the topic")
+    export.add_argument("--broker", help="bootstrap host:port (default: PIPELINE_BROKER_URL)")
+    export.add_argument("--idle-timeout", type=float, default=5.0, help="stop reading the topic after this idle")
+    export.set_defaults(handler=_cmd_export_metrics)
+
     topics = sub.add_parser("topics", help="create or check the declared topics")
     topics.add_argument("action", choices=["create", "check", "list"])
     topics.add_argument("--broker", help="bootstrap host:port (default: PIPELINE_BROKER_URL)")
@@ -179,6 +195,45 @@ def _cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
         )
         out.write(json.dumps(analyzer.analyze(article), ensure_ascii=False) + "\n")
     return 1 if errors else 0
+
+
+# -- replay and history ---------------------------------------------------------------------------
+def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from contextlib import nullcontext
+
+    from pipeline.demo import collect_signals, embedded_stack, expected_windows
+    from pipeline.history import history_table, latest_revisions
+
+    stack = embedded_stack(settings, sys.stderr) if args.embedded else nullcontext(settings)
+    with stack as target:
+        summary = ingest(args.path, target, progress=None)
+        print(f"replay: ingested {json.dumps(summary)}", file=sys.stderr)
+        expected = expected_windows(args.path, target.window_sizes)
+        try:
+            records = collect_signals(target, expected, args.timeout)
+        except TimeoutError as exc:
+            print(f"pipeline replay: {exc}", file=sys.stderr)
+            return 1
+    history = latest_revisions(records)
+    if args.table:
+        sys.stdout.write(history_table(history))
+    else:
+        for record in history:
+            print(json.dumps(record, ensure_ascii=False))
+    return 0
+
+
+def _cmd_export_metrics(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.demo import consume_signals
+    from pipeline.history import to_openmetrics
+
+    if args.input:
+        with open(args.input, encoding="utf-8") as fh:
+            signals = [json.loads(line) for line in fh if line.strip()]
+    else:
+        signals = [record for _, record in consume_signals(settings, timeout=args.idle_timeout)]
+    sys.stdout.write(to_openmetrics(signals))
+    return 0
 
 
 # -- demo -----------------------------------------------------------------------------------------

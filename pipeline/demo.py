@@ -13,10 +13,11 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from pipeline.aggregate import window_key, window_start
 from pipeline.broker import EmbeddedBroker, free_port
@@ -128,14 +129,36 @@ def consume_signals(settings: Settings, timeout: float) -> Generator[tuple[str, 
         consumer.close()
 
 
-def run_demo(settings: Settings, corpus: str | None = None, once: bool = False, timeout: float = 180.0,
-             extra_env: Mapping[str, str] | None = None) -> int:
-    from pipeline.admin import create_topics
-    from pipeline.cli import ingest
+def collect_signals(settings: Settings, expected: set[str], timeout: float,
+                    on_signal: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Read signals from the beginning until every ``expected`` window key has been seen (or ``timeout``
+    passes); returns every record read, revisions included."""
+    records: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout
+    signals = consume_signals(settings, timeout=timeout)
+    for key, record in signals:
+        seen.add(key)
+        records.append(record)
+        if on_signal is not None:
+            on_signal(record)
+        if expected <= seen or time.monotonic() > deadline:
+            break
+    signals.close()
+    missing = expected - seen
+    if missing:
+        raise TimeoutError(f"{len(missing)} windows were not emitted within {timeout:.0f}s, "
+                           f"e.g. {sorted(missing)[:3]}")
+    return records
 
-    corpus = corpus or str(sample_corpus_path())
-    workdir = Path(tempfile.mkdtemp(prefix="pipeline-demo-"))
-    info = sys.stderr if once else sys.stdout
+
+@contextmanager
+def embedded_stack(settings: Settings, info: TextIO, extra_env: Mapping[str, str] | None = None
+                   ) -> Iterator[Settings]:
+    """The embedded broker and one worker with fast dev timings; yields the settings that reach them."""
+    from pipeline.admin import create_topics
+
+    workdir = Path(tempfile.mkdtemp(prefix="pipeline-"))
     with EmbeddedBroker(settings, log_path=workdir / "broker.log") as broker:
         dev = Settings.from_env({**DEV_ENV, **(extra_env or {})})
         settings = replace(settings, broker_url=broker.url, web_port=free_port(), data_dir=workdir / "data",
@@ -146,32 +169,33 @@ def run_demo(settings: Settings, corpus: str | None = None, once: bool = False, 
         worker = WorkerProcess(settings, log_path=workdir / "worker.log").start()
         try:
             print(f"metrics: {settings.metrics_url}", file=info)
-            summary = ingest(corpus, settings, progress=None if once else sys.stdout)
-            print(f"ingested: {json.dumps(summary)}", file=info)
-            if not once:
-                print("signals as windows close (Ctrl-C to stop):", file=info)
-                for _, record in consume_signals(settings, timeout=10**6):
-                    print(_describe(record), flush=True)
-                return 0
-            expected = expected_windows(corpus, settings.window_sizes)
-            seen: set[str] = set()
-            deadline = time.monotonic() + timeout
-            signals = consume_signals(settings, timeout=timeout)
-            for key, record in signals:
-                seen.add(key)
-                print(json.dumps(record, ensure_ascii=False), flush=True)
-                if expected <= seen or time.monotonic() > deadline:
-                    break
-            signals.close()
-            missing = expected - seen
-            if missing:
-                print(f"demo: {len(missing)} windows were not emitted in time, e.g. {sorted(missing)[:3]}",
-                      file=sys.stderr)
-                return 1
-            print(f"demo: {len(seen)} windows emitted for {summary['sent']} articles", file=info)
-            return 0
+            yield settings
         finally:
             worker.stop()
+
+
+def run_demo(settings: Settings, corpus: str | None = None, once: bool = False, timeout: float = 180.0) -> int:
+    from pipeline.cli import ingest
+
+    corpus = corpus or str(sample_corpus_path())
+    info = sys.stderr if once else sys.stdout
+    with embedded_stack(settings, info) as settings:
+        summary = ingest(corpus, settings, progress=None if once else sys.stdout)
+        print(f"ingested: {json.dumps(summary)}", file=info)
+        if not once:
+            print("signals as windows close (Ctrl-C to stop):", file=info)
+            for _, record in consume_signals(settings, timeout=10**6):
+                print(_describe(record), flush=True)
+            return 0
+        expected = expected_windows(corpus, settings.window_sizes)
+        try:
+            records = collect_signals(settings, expected, timeout,
+                                      lambda r: print(json.dumps(r, ensure_ascii=False), flush=True))
+        except TimeoutError as exc:
+            print(f"demo: {exc}", file=sys.stderr)
+            return 1
+        print(f"demo: {len(records)} signals for {len(expected)} windows of {summary['sent']} articles", file=info)
+        return 0
 
 
 def _describe(record: dict[str, Any]) -> str:

@@ -16,7 +16,8 @@ GAP_WEIGHT = 0.15
 
 
 def window_index(sources: Iterable[Any]) -> float | None:
-    """Index in [-1, 1], or None when no source said anything about the mainland and crypto.
+    """Index in [-1, 1], or None when no article in the window carries new mainland evidence: tone
+    alone (often from background mentions of standing policy) is context, not a signal.
 
     ``sources`` yields ``[articles, evidence articles, evidence score sum, CN tone sum, CN n,
     (HK - CN) gap sum, gap n]`` per source.
@@ -34,7 +35,7 @@ def window_index(sources: Iterable[Any]) -> float | None:
             gaps.append(-(gap_sum / gap_n) / 2)
     parts = [(EVIDENCE_WEIGHT, evidence), (MAINLAND_TONE_WEIGHT, mainland_tone), (GAP_WEIGHT, gaps)]
     present = [(w, sum(v) / len(v)) for w, v in parts if v]
-    if not evidence and not mainland_tone:
+    if not evidence:
         return None
     total = sum(w for w, _ in present)
     value = sum(w * v for w, v in present) / total

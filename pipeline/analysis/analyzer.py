@@ -12,7 +12,7 @@ from pipeline.analysis.text import detect_language, normalise, split_sentences
 from pipeline.analysis.tone import ToneScorer, default_scorer
 
 ENRICHED_SCHEMA_VERSION = 1
-RULES_VERSION = 2  # bump with any rule change, with the lexicon and registry versions in their data files
+RULES_VERSION = 3  # bump with any rule change, with the lexicon and registry versions in their data files
 MAINLAND = frozenset({"CN", "CN-SH"})
 NEUTRAL_BAND = 0.05
 MAX_SPANS = 20
@@ -42,7 +42,7 @@ class _Sentence:
     end: int
     codes: frozenset[str]  # jurisdictions the sentence is about (actors or targets; demonyms excluded)
     crypto: bool  # crypto or CBDC content
-    private_crypto: bool  # crypto proper (not only a CBDC)
+    private_crypto: bool  # crypto proper (not only a CBDC or blockchain)
     tone: float | None
     state_media: bool
     in_title: bool
@@ -71,8 +71,7 @@ class Analyzer:
                                         or len(crypto_sentences) / max(len(sentences), 1) >= 0.2))
         unscored = None if scored else ("no_text" if not text.strip() else "unsupported_language")
         year = _year(article.published_at)
-        private = relevant and any(s.private_crypto for s in sentences)
-        items = self._evidence(text, sentences, private, year)
+        items = self._evidence(text, sentences, relevant, year)
         new_items = [(s, e) for s, e in items if not e.background]
 
         mainland_in_context = relevant and any(s.codes & MAINLAND for s in crypto_sentences)
@@ -118,15 +117,21 @@ class Analyzer:
             previous = current
         return out
 
-    def _evidence(self, text: str, sentences: list[_Sentence], private_crypto_article: bool,
+    def _evidence(self, text: str, sentences: list[_Sentence], relevant: bool,
                   year: int | None) -> list[tuple[_Sentence, ev.Evidence]]:
-        """Evidence needs a mainland actor and crypto-policy content: a crypto sentence, or any sentence of
-        an article about crypto proper (CBDC-only articles carry none)."""
+        """Evidence needs a mainland actor and crypto-policy content: a sentence about crypto proper, or a
+        sentence with no crypto term at all ("The central bank said the ban stays") in an article mostly
+        about crypto proper. Sentences only about the e-CNY or blockchain carry none."""
         items: list[tuple[_Sentence, ev.Evidence]] = []
-        if not private_crypto_article:
+        if not relevant:
             return items
+        private = sum(1 for s in sentences if s.private_crypto)
+        adjacent_only = sum(1 for s in sentences if s.crypto and not s.private_crypto)
+        about_crypto_proper = private > 0 and private >= adjacent_only
         for s in sentences:
             if not (s.codes & MAINLAND):
+                continue
+            if not (s.private_crypto or (not s.crypto and about_crypto_proper)):
                 continue
             for item in ev.detect(text[s.start:s.end], s.state_media, "HK" in s.codes,
                                   s.tone or 0.0, year):

@@ -48,15 +48,17 @@ _WORD_PATTERNS: dict[str, str] = {
     "warning": r"warn(?:s|ed|ing|ings)?|caution(?:ed|s)?|wary",
     "state_media_coverage": r"aired|broadcast\w*|segment|featured|coverage|programme|program|editorial|commentary",
     "cross_border_connect": r"connect|link(?:s|age)?|channel|cross-border|corridor|bridge",
+    # Verb forms only: "researcher", "supporters" name people, not a policy move.
     "regulatory_easing": r"eas(?:e|es|ed|ing)|relax\w*|loosen\w*|allow\w*|permit\w*|approv\w*|legali[sz]\w*|"
-                         r"support\w*|encourag\w*|explor\w*|stud(?:y|ies|ied|ying)|research\w*|consider\w*|"
-                         r"embrac\w*|welcom\w*|lift\w*|recogni[sz]\w*",
+                         r"support(?:s|ed|ing|ive)?|encourag\w*|explor(?:e|es|ed|ing)|stud(?:y|ies|ied|ying)|"
+                         r"research(?:es|ed|ing)?|consider(?:s|ed|ing)?|"
+                         r"embrac\w*|welcom\w*|recogni[sz]\w*",
     "pilot": r"pilot\w*|trials?|sandbox\w*|tests?|testing",
 }
 # Word pairs:
 _PAIR_PATTERNS: dict[str, str] = {
     "crackdown": r"(?:crack|clamp|shut)(?:s|ed|ing|ting)? down",
-    "enforcement": r"money laundering",
+    "enforcement": r"money laundering|(?:break|breaks|broke|breaking) up",
     "censorship": r"(?:taken|took) down|removed from",
     "warning": r"risk alerts?",
     "state_media_coverage": r"report(?:s|ed)? on|ran an?|published an?",
@@ -71,8 +73,8 @@ _WORD_RE = {kind: re.compile(pattern) for kind, pattern in _WORD_PATTERNS.items(
 _PAIR_RE = {kind: re.compile(pattern) for kind, pattern in _PAIR_PATTERNS.items()}
 
 
-_PAIR_FIRST = re.compile(r"(?:crack|clamp|shut|money|taken|took|removed|risk|report|ran|published|mutual|open|"
-                         r"protected)\w*")
+_PAIR_FIRST = re.compile(r"(?:crack|clamp|shut|break|broke|money|taken|took|removed|risk|report|ran|published|"
+                         r"mutual|open|protected)\w*")
 
 
 @lru_cache(maxsize=65536)
@@ -109,15 +111,21 @@ def _triggers(sentence: str) -> dict[str, int]:
 
 
 # A negator among the last few words before a trigger flips it ("will not ban", "has no plans to ease").
+# Reversal verbs work the same way: "lifted the ban", "scrapped its restrictions" are easing.
 _NEGATION = re.compile(
-    r"(?:\b(?:not|no|never|without|refus\w+|reject\w*|denied|denies|ruled\s+out|unlikely)\b|n't)"
+    r"(?:\b(?:not|no|never|without|refus\w+|reject\w*|denied|denies|ruled\s+out|unlikely|"
+    r"lift(?:s|ed|ing)?|scrap(?:s|ped|ping)?|repeal(?:s|ed|ing)?|overturn(?:s|ed|ing)?|revers(?:e|es|ed|ing)|"
+    r"end(?:s|ed|ing)?)\b|n't)"
     r"(?:\s+\S+){0,3}?\s*$",
     re.IGNORECASE,
 )
 _YEAR = re.compile(r"(?<!\d)(19[89]\d|20[0-4]\d)(?!\d)")
 _STATUS_QUO = re.compile(
-    r"\b(?:remains?|still|already|has\s+long|have\s+long|since|continues?\s+to|effectively)\b[^.]{0,40}"
-    r"\b(?:ban\w*|prohibit\w*|illegal|outlaw\w*)"
+    r"\b(?:remains?|still|already|has\s+long|have\s+long|since|continues?\s+to|effectively|maintains?|"
+    r"keeps?)\b[^.]{0,40}\b(?:ban\w*|prohibit\w*|illegal|outlaw\w*)"
+    r"|\b(?:ban|bans|prohibition)\b[^.]{0,50}\b(?:remains?|stays?)\s+in\s+(?:place|force|effect)\b"
+    # a state, not an event: "where crypto trading is banned", "trading is illegal"
+    r"|\b(?:is|are)\s+(?:\w+\s+)?(?:banned|illegal|prohibited|outlawed|forbidden)\b"
     # past perfect narrates what happened before the story: "after the PBoC had cracked down"
     r"|\bhad\s+(?:already\s+|previously\s+|long\s+)?(?:been\s+)?\w+ed\b",
     re.IGNORECASE,

@@ -57,7 +57,7 @@ class TermSet:
 class Lexicon:
     version: str
     crypto_terms: TermSet
-    cbdc_terms: TermSet
+    adjacent_terms: TermSet
     words: dict[str, float]
     # (pattern, synthetic token, hints): a phrase can only match where one of its hints occurs
     phrases: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...]
@@ -71,7 +71,7 @@ def load_lexicon(data: dict[str, Any]) -> Lexicon:
         words[phrase["token"]] = float(phrase["valence"])
         phrases.append((re.compile(phrase["pattern"], re.IGNORECASE), f" {phrase['token']} ",
                         tuple(phrase["hints"])))
-    return Lexicon(data["version"], TermSet(data["crypto_terms"]), TermSet(data["cbdc_terms"]), words,
+    return Lexicon(data["version"], TermSet(data["crypto_terms"]), TermSet(data["adjacent_terms"]), words,
                    tuple(phrases), frozenset(data.get("neutralise", [])))
 
 
@@ -124,12 +124,13 @@ class ToneScorer:
         self._any_hint = re.compile("|".join(re.escape(hint) for hint in hints))
 
     def crypto_content(self, sentence: str) -> tuple[bool, bool]:
-        """(about crypto proper, about crypto or a CBDC). A CBDC (e-CNY) is state money: news about it
-        is crypto-relevant, but a CBDC pilot is no evidence that Beijing is warming to crypto."""
+        """(about crypto proper, about crypto or adjacent state-sanctioned technology). A CBDC (e-CNY) is
+        state money and blockchain is ledger technology Beijing promotes: news about them is crypto-relevant,
+        but an e-CNY pilot or a blockchain push is no evidence that Beijing is warming to crypto."""
         lowered = sentence.lower()
         tokens = _TOKEN.findall(lowered)
         private = self.lexicon.crypto_terms.search(lowered, tokens)
-        return private, private or self.lexicon.cbdc_terms.search(lowered, tokens)
+        return private, private or self.lexicon.adjacent_terms.search(lowered, tokens)
 
     def is_crypto(self, sentence: str) -> bool:
         return self.crypto_content(sentence)[1]

@@ -126,6 +126,7 @@ def test_closed_windows_are_pruned_after_retention() -> None:
 def test_index_is_null_without_mainland_content_and_bounded_otherwise() -> None:
     assert window_index([]) is None
     assert window_index([[3, 0, 0.0, 0.0, 0, 0.0, 0]]) is None
+    assert window_index([[2, 0, 0.0, -1.2, 2, 1.0, 1]]) is None  # mainland tone but no new evidence
     value = window_index([[1, 1, -1.0, -0.8, 1, 1.6, 1]])
     assert value is not None and -1 <= value < -0.5
 
