@@ -4,13 +4,18 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
+KAFKA_DIR  ?= .pipeline-data/apache-kafka
+KAFKA_PORT ?= 9092
 
-.PHONY: help venv lint test test-unit test-agents test-integration demo analyze eval clean
+.PHONY: help venv deps kafka kafka-start kafka-stop lint test test-unit test-agents test-integration test-faults \
+        test-deploy demo eval bench clean
 
 help:
-	@echo "make demo    - embedded broker + worker + sample corpus, signals as windows close"
-	@echo "make test    - lint (ruff, mypy) and every test tier"
-	@echo "make eval    - accuracy on ../shared/eval/devset.jsonl"
+	@echo "make demo        - embedded broker + worker + sample corpus, signals as windows close"
+	@echo "make test        - lint (ruff, mypy) and every test tier, both brokers, real Prometheus"
+	@echo "make eval        - accuracy on ../shared/eval/devset.jsonl"
+	@echo "make bench       - throughput, latency and memory, as ratios against baselines of the same run"
+	@echo "make kafka-start - Apache Kafka (KRaft, from Maven Central) on 127.0.0.1:\$$KAFKA_PORT; kafka-stop stops it"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +26,28 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# Debian packages (prometheus, promtool, amtool, kcat), the Compose schema, and Apache Kafka's jars (when Java
+# 17+ and Maven are here; elsewhere the Apache Kafka tests say they are skipped, and fail under CI=true).
+deps: venv
+	PYTHON=$(BIN)/python scripts/install-system-deps.sh
+	@if command -v java >/dev/null && command -v mvn >/dev/null; then scripts/apache-kafka.sh assemble; \
+	 else echo "make deps: no java/mvn: the Apache Kafka tests will be skipped"; fi
+
+kafka:
+	scripts/apache-kafka.sh assemble
+
+kafka-start: kafka
+	scripts/apache-kafka.sh start $(KAFKA_DIR) $(KAFKA_PORT)
+
+kafka-stop:
+	scripts/apache-kafka.sh stop $(KAFKA_DIR)
+
 lint: venv
 	$(BIN)/ruff check pipeline tests examples bench
 	$(BIN)/mypy
 
-test: lint
+# -v -rA: every test by name with its broker ([tansu] / [apache_kafka]) in the log; exit 5 (no tests) fails.
+test: lint deps
 	$(BIN)/pytest -rA -v $(PYTEST_ARGS)
 
 test-unit: venv
@@ -37,12 +59,21 @@ test-agents: venv
 test-integration: venv
 	$(BIN)/pytest -rA -v tests/integration $(PYTEST_ARGS)
 
+test-faults: deps
+	$(BIN)/pytest -rA -v tests/faults $(PYTEST_ARGS)
+
+test-deploy: deps
+	$(BIN)/pytest -rA -v tests/deploy $(PYTEST_ARGS)
+
 demo: venv
 	$(BIN)/pipeline demo
 
 eval: venv
 	$(BIN)/pipeline analyze ../shared/eval/devset.jsonl > $(VENV)/devset-pred.jsonl
 	$(BIN)/python ../shared/eval/score.py ../shared/eval/devset.jsonl $(VENV)/devset-pred.jsonl --baseline
+
+bench: venv
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) .pipeline-data .pytest_cache .mypy_cache .ruff_cache

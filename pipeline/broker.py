@@ -8,6 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from pipeline.settings import Settings
 
@@ -38,15 +39,16 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_kafka(bootstrap: str, timeout: float = 30.0) -> None:
-    """Block until a Kafka client can fetch metadata from ``bootstrap`` (host:port)."""
+def wait_for_kafka(bootstrap: str, timeout: float = 30.0, **client_options: Any) -> None:
+    """Block until a Kafka client can fetch metadata from ``bootstrap`` (host:port); ``client_options`` for
+    kafka-python (security protocol, SASL credentials)."""
     from kafka import KafkaAdminClient
 
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000, **client_options)
             try:
                 admin.list_topics()
                 return

@@ -1,0 +1,189 @@
+"""Fault-test fixtures: Apache Kafka (scripts/apache-kafka.sh) or the embedded Tansu broker, workers, figures.
+
+``apache_kafka`` is a real Apache Kafka 4 broker (KRaft) with a persistent log in the test's tmp dir, so it can
+be stopped, killed and restarted; ``any_broker`` runs a test once on each broker (ids ``[tansu]`` and
+``[apache_kafka]``). Each test fills ``figures`` (articles sent, faults injected, lost, duplicated), printed in
+a "fault figures" section at the end of the run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+
+from pipeline.admin import create_topics
+from pipeline.broker import EmbeddedBroker, free_port, wait_for_kafka
+from pipeline.demo import DEV_ENV, WorkerProcess
+from pipeline.settings import Settings
+from tests.helpers import ROOT
+
+pytestmark = pytest.mark.integration
+SCRIPT = ROOT / "scripts" / "apache-kafka.sh"
+NEEDS = "Apache Kafka tests need Java 17+ and Maven"
+_FIGURES: list[tuple[str, dict[str, Any]]] = []
+
+
+class Broker(Protocol):
+    @property
+    def bootstrap(self) -> str: ...
+
+    @property
+    def url(self) -> str: ...
+
+
+class ApacheKafka:
+    """One Apache Kafka node (broker + controller) run by scripts/apache-kafka.sh; its log dir survives restarts."""
+
+    def __init__(self, workdir: Path, port: int | None = None, extra_properties: str = "",
+                 scram_users: dict[str, str] | None = None, client_options: dict[str, Any] | None = None) -> None:
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.extra_properties = extra_properties
+        self.scram_users = scram_users or {}
+        self.client_options = client_options or {}  # what a kafka-python client needs to get in
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"kafka://{self.bootstrap}"
+
+    def _run(self, *args: str, timeout: float = 120.0) -> None:
+        done = subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, "KAFKA_EXTRA_PROPERTIES": self.extra_properties,
+                                   "KAFKA_SCRAM_USERS": " ".join(f"{u}:{p}" for u, p in self.scram_users.items())})
+        if done.returncode != 0:
+            raise RuntimeError(f"apache-kafka.sh {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+
+    def start(self) -> ApacheKafka:
+        """Start (or restart, with the same data) and wait until clients can fetch metadata."""
+        self._run("start", str(self.workdir), str(self.port))
+        wait_for_kafka(self.bootstrap, timeout=60, **self.client_options)
+        return self
+
+    def stop(self) -> None:
+        """SIGTERM: a controlled shutdown."""
+        self._run("stop", str(self.workdir))
+
+    def kill(self) -> None:
+        """SIGKILL: a broker crash."""
+        self._run("kill", str(self.workdir))
+
+    def log_tail(self, lines: int = 40) -> str:
+        log = self.workdir / "kafka.log"
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else ""
+
+
+def _java_major() -> int:
+    done = subprocess.run(["java", "-version"], capture_output=True, text=True, timeout=30)
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', done.stderr + done.stdout)
+    if not match:
+        return 0
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major
+
+
+@pytest.fixture(scope="session")
+def kafka_assembled() -> None:
+    """``scripts/apache-kafka.sh assemble`` once per session (a no-op when the jars are cached)."""
+    # Skipped, loudly, on a developer machine without them; under CI=true (CI always has them) a failure.
+    missing = shutil.which("java") is None or shutil.which("mvn") is None
+    reason = f"{NEEDS}: java or mvn not on PATH" if missing else (
+        f"{NEEDS}: java -version reports {_java_major()}" if _java_major() < 17 else "")
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI=true: the Apache Kafka tests must run)", pytrace=False)
+        pytest.skip(reason)
+    done = subprocess.run([str(SCRIPT), "assemble"], capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        pytest.fail(f"scripts/apache-kafka.sh assemble failed:\n{done.stderr[-3000:]}")
+
+
+@pytest.fixture
+def apache_kafka(kafka_assembled: None, tmp_path: Path) -> Iterator[ApacheKafka]:
+    """A fresh Apache Kafka node per test (state never leaks between tests); stopped at teardown."""
+    broker = ApacheKafka(tmp_path / "kafka")
+    try:
+        yield broker.start()
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def tansu(tmp_path: Path) -> Iterator[EmbeddedBroker]:
+    with EmbeddedBroker(Settings.from_env(), log_path=tmp_path / "tansu.log") as started:
+        yield started
+
+
+@pytest.fixture(params=["tansu", "apache_kafka"])
+def any_broker(request: pytest.FixtureRequest) -> Broker:
+    """The test runs once per broker: the embedded Tansu (memory-only) and Apache Kafka."""
+    broker: Broker = request.getfixturevalue(request.param)
+    return broker
+
+
+class Stack:
+    """Workers of one app on one broker, each with its own web port, data dir and log; stopped at teardown."""
+
+    def __init__(self, broker: Broker, workdir: Path, **overrides: Any) -> None:
+        self.broker = broker
+        self.workdir = workdir
+        self.settings = replace(Settings.from_env(DEV_ENV), broker_url=broker.url, **overrides)
+        self.workers: list[WorkerProcess] = []
+        create_topics(self.settings)
+
+    def worker(self, **overrides: Any) -> WorkerProcess:
+        index = len(self.workers)
+        data_dir = self.workdir / f"worker-{index}"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        settings = replace(self.settings, web_port=free_port(), data_dir=data_dir / "data", **overrides)
+        worker = WorkerProcess(settings, log_path=self.workdir / f"worker-{index}.log")
+        self.workers.append(worker)
+        return worker.start(ready_timeout=90)
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+
+@pytest.fixture
+def stack_for(tmp_path: Path) -> Iterator[Any]:
+    """``stack_for(broker, **settings overrides)`` -> a Stack whose workers are stopped after the test."""
+    stacks: list[Stack] = []
+
+    def make(broker: Broker, **overrides: Any) -> Stack:
+        stack = Stack(broker, tmp_path, **overrides)
+        stacks.append(stack)
+        return stack
+
+    yield make
+    for stack in stacks:
+        stack.stop()
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """What a test sent, injected and observed; reported even when the test fails."""
+    data: dict[str, Any] = {}
+    yield data
+    if data:
+        _FIGURES.append((request.node.name, data))
+        request.node.user_properties.extend(data.items())
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _FIGURES:
+        return
+    terminalreporter.section("fault figures")
+    for name, data in _FIGURES:
+        terminalreporter.write_line(f"{name}: " + ", ".join(f"{key}={value}" for key, value in data.items()))

@@ -1,0 +1,95 @@
+"""Crashes mid-stream: a worker SIGKILLed and restarted, the broker stopped and restarted, one of two workers
+killed. Each run must count every valid article exactly once in the windows and leave every id on the
+enriched topic (at_least_once: an id may repeat there after a crash; the figures say how often)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from tests.faults.conftest import ApacheKafka, Broker, Stack
+from tests.faults.harness import check_exactly_once, keyed, make_articles, produce, wait_metric
+from tests.integration.conftest import metric
+
+pytestmark = pytest.mark.integration
+RECEIVED = "pipeline_articles_received_total"
+
+
+def chunks(items: list[Any], n: int) -> list[list[Any]]:
+    size = -(-len(items) // n)
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def test_worker_sigkilled_three_times_on_apache_kafka(
+        apache_kafka: ApacheKafka, stack_for: Any, figures: dict[str, Any]) -> None:
+    stack: Stack = stack_for(apache_kafka)
+    articles = make_articles(300, "kill")
+    parts = chunks(articles, 4)
+    worker = stack.worker()
+    killed_after = []
+    for part in parts[:3]:
+        produce(apache_kafka.bootstrap, keyed(part))
+        # Kill while the worker is busy with this part (and with whatever it re-reads after the last crash).
+        killed_after.append(int(wait_metric(worker, RECEIVED, 25)))
+        worker.kill()
+        worker.start(ready_timeout=90)
+    produce(apache_kafka.bootstrap, keyed(parts[3]))
+    figures.update(sent=len(articles), faults="3 x SIGKILL worker", killed_after_received=killed_after)
+    check_exactly_once(apache_kafka.bootstrap, articles, figures)
+    text = worker.scrape() or ""
+    figures["duplicates_at_door_last_run"] = int(metric(text, "pipeline_articles_duplicate_total"))
+
+
+def test_broker_stopped_and_killed_mid_stream_on_apache_kafka(
+        apache_kafka: ApacheKafka, stack_for: Any, figures: dict[str, Any]) -> None:
+    stack: Stack = stack_for(apache_kafka)
+    articles = make_articles(240, "broker")
+    parts = chunks(articles, 3)
+    worker = stack.worker()
+    for part, fault in zip(parts[:2], (apache_kafka.stop, apache_kafka.kill), strict=True):
+        produce(apache_kafka.bootstrap, keyed(part))
+        wait_metric(worker, RECEIVED, 20)
+        fault()  # SIGTERM (controlled shutdown), then SIGKILL (crash); the log dir persists
+        apache_kafka.start()
+        assert worker.process is not None and worker.process.poll() is None, "the worker exited with the broker"
+    produce(apache_kafka.bootstrap, keyed(parts[2]))
+    figures.update(sent=len(articles), faults="broker SIGTERM + restart, broker SIGKILL + restart")
+    check_exactly_once(apache_kafka.bootstrap, articles, figures)
+    assert worker.process is not None and worker.process.poll() is None, "the worker did not survive"
+
+
+def test_two_workers_one_sigkilled(any_broker: Broker, stack_for: Any, figures: dict[str, Any]) -> None:
+    stack: Stack = stack_for(any_broker)
+    articles = make_articles(200, "pair")
+    first, second = stack.worker(), stack.worker()
+    batches = chunks(articles, 20)
+    sent = 0
+    # Feed small batches until both workers own raw partitions (the group settles a few seconds after the
+    # second joins) and one of them owns the window stage.
+    window_owner = [False, False]
+    while sent < len(batches) // 2:
+        produce(any_broker.bootstrap, keyed(batches[sent]))
+        sent += 1
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            texts = [w.scrape() or "" for w in (first, second)]
+            window_owner = [metric(t, "pipeline_window_articles_total", 'window="1d"') > 0 for t in texts]
+            if all(metric(t, RECEIVED) > 0 for t in texts) and any(window_owner):
+                break
+            time.sleep(0.1)
+        else:
+            continue
+        break
+    assert all(metric(w.scrape() or "", RECEIVED) > 0 for w in (first, second)), "one worker got no partition"
+    victim, survivor = (first, second) if window_owner[0] else (second, first)
+    produce(any_broker.bootstrap, keyed(batches[sent]))
+    sent += 1
+    victim.kill()  # the window stage's owner: its partitions and table state must move to the survivor
+    for batch in batches[sent:]:
+        produce(any_broker.bootstrap, keyed(batch))
+    figures.update(sent=len(articles), faults="SIGKILL one of two workers (the window owner)",
+                   killed_after_batches=sent)
+    check_exactly_once(any_broker.bootstrap, articles, figures)
+    assert survivor.process is not None and survivor.process.poll() is None
