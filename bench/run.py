@@ -1,0 +1,244 @@
+"""``make bench``: every figure measured in the same run on the same machine, reported as ratios.
+
+1. bare VADER ``polarity_scores`` on every sentence of each article (the scoring floor);
+2. the naive pipeline (``bench/naive.py``): one Faust agent, VADER on the whole article;
+3. ``pipeline analyze``'s analyzer, offline;
+4. the full pipeline through a real broker (embedded Tansu): sustained articles/s of one worker process,
+   end-to-end latency p50/p99 at half that rate, peak RSS;
+5. two workers against one.
+
+Writes ``bench/results.json`` (git-ignored) with the raw figures and the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from bench.corpus import make_corpus
+from pipeline.admin import create_topics
+from pipeline.analysis import Analyzer, ArticleInput
+from pipeline.analysis.text import split_sentences
+from pipeline.broker import EmbeddedBroker, free_port
+from pipeline.demo import DEV_ENV, WorkerProcess
+from pipeline.settings import Settings
+from pipeline.topics import ENRICHED, RAW
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+
+
+def offline(articles: list[dict[str, Any]]) -> dict[str, float]:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    vader, analyzer = SentimentIntensityAnalyzer(), Analyzer()
+    inputs = [ArticleInput(a["id"], a["text"], a["title"], a["url"], a["published_at"], a["source"],
+                           a.get("language")) for a in articles]
+    texts = [f"{a['title']}\n\n{a['text']}" for a in articles]
+
+    def vader_every_sentence() -> None:
+        for text in texts:
+            for start, end in split_sentences(text):
+                vader.polarity_scores(text[start:end])
+
+    def analyze() -> None:
+        for item in inputs:
+            analyzer.analyze(item)
+
+    best = {"vader_every_sentence": float("inf"), "analyze": float("inf")}
+    runs: dict[str, Callable[[], None]] = {"vader_every_sentence": vader_every_sentence, "analyze": analyze}
+    for _ in range(3):  # interleaved, best of three: noise hits both alike
+        for name, run in runs.items():
+            started = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - started)
+    return {f"{name}_articles_per_second": round(len(articles) / seconds, 1) for name, seconds in best.items()}
+
+
+def produce(bootstrap: str, articles: list[dict[str, Any]], rate: float | None = None) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=20, batch_size=256 * 1024)
+    started = time.perf_counter()
+    for index, article in enumerate(articles):
+        if rate:
+            delay = started + index / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        producer.send(RAW.name, key=article["id"].encode(), value=json.dumps(article).encode())
+    producer.flush()
+    producer.close()
+
+
+def topic_count(bootstrap: str, topic: str) -> int:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        ends = consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
+        return int(sum(ends.values()))
+    finally:
+        consumer.close()
+
+
+def drain_rate(bootstrap: str, topic: str, total: int, timeout: float) -> float:
+    """Articles/s from the first output record to the last, polling the output topic's end offsets."""
+    deadline = time.monotonic() + timeout
+    first_time = first_count = None
+    count = 0
+    while time.monotonic() < deadline:
+        count = topic_count(bootstrap, topic)
+        now = time.perf_counter()
+        if count and first_time is None:
+            first_time, first_count = now, count
+        if count >= total:
+            assert first_time is not None and first_count is not None
+            return (count - first_count) / max(now - first_time, 1e-6)
+        time.sleep(0.25)
+    raise TimeoutError(f"{topic}: {count} of {total} records after {timeout:.0f}s")
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def pipeline_settings(broker: EmbeddedBroker, workdir: Path) -> Settings:
+    base = Settings.from_env({**DEV_ENV, "PIPELINE_LOG_LEVEL": "WARNING"})
+    return replace(base, broker_url=broker.url, web_port=free_port(), data_dir=workdir / "data")
+
+
+def full_pipeline(articles: list[dict[str, Any]], workers: int, workdir: Path, latency: bool) -> dict[str, float]:
+    with EmbeddedBroker(log_path=workdir / f"broker-{workers}.log") as broker:
+        settings = pipeline_settings(broker, workdir)
+        create_topics(settings)
+        produce(broker.bootstrap, articles)
+        group = [WorkerProcess(replace(settings, web_port=free_port()), workdir / f"worker-{workers}-{i}.log")
+                 .start() for i in range(workers)]
+        try:
+            rate = drain_rate(broker.bootstrap, ENRICHED.name, len(articles), timeout=900)
+            result = {"articles_per_second": round(rate, 1)}
+            if latency:
+                extra = make_corpus(max(200, int(rate * 10)), start_index=len(articles))
+                result.update(measure_latency(broker.bootstrap, extra, rate / 2, len(articles)))
+                result["peak_rss_mb"] = round(max(peak_rss_mb(w.process.pid) for w in group if w.process), 1)
+            return result
+        finally:
+            for worker in group:
+                worker.stop()
+
+
+def measure_latency(bootstrap: str, articles: list[dict[str, Any]], rate: float, already: int) -> dict[str, float]:
+    """Produce at ``rate`` and compare each enriched record's broker timestamp with its raw one."""
+    produce(bootstrap, articles, rate=rate)
+    wanted = {a["id"] for a in articles}
+    raw_ts = read_timestamps(bootstrap, RAW.name, wanted)
+    enriched_ts = read_timestamps(bootstrap, ENRICHED.name, wanted)
+    latencies = sorted(enriched_ts[k] - raw_ts[k] for k in wanted if k in raw_ts and k in enriched_ts)
+    if len(latencies) < len(wanted) * 0.99:
+        raise RuntimeError(f"latency: only {len(latencies)} of {len(wanted)} articles came through")
+    return {"latency_rate": round(rate, 1), "latency_p50_ms": round(statistics.median(latencies), 1),
+            "latency_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 1)}
+
+
+def read_timestamps(bootstrap: str, topic: str, wanted: set[str], timeout: float = 120) -> dict[str, int]:
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+                             consumer_timeout_ms=2000)
+    found: dict[str, int] = {}
+    deadline = time.monotonic() + timeout
+    try:
+        while len(found) < len(wanted) and time.monotonic() < deadline:
+            for message in consumer:
+                key = message.key.decode()
+                if key in wanted:
+                    found.setdefault(key, message.timestamp)
+    finally:
+        consumer.close()
+    return found
+
+
+def naive_pipeline(articles: list[dict[str, Any]], workdir: Path) -> dict[str, float]:
+    from bench.naive import OUTPUT
+
+    with EmbeddedBroker(log_path=workdir / "broker-naive.log") as broker:
+        settings = pipeline_settings(broker, workdir)
+        create_topics(settings)
+        from kafka.admin import KafkaAdminClient, NewTopic
+
+        admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+        admin.create_topics([NewTopic(OUTPUT, 1, 1)])
+        admin.close()
+        produce(broker.bootstrap, articles)
+        log = open(workdir / "naive.log", "wb")  # noqa: SIM115
+        process = subprocess.Popen([sys.executable, "-m", "bench.naive", broker.url, str(free_port())],
+                                   stdout=log, stderr=subprocess.STDOUT)
+        try:
+            return {"articles_per_second": round(drain_rate(broker.bootstrap, OUTPUT, len(articles), 900), 1)}
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+            log.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=int(os.environ.get("BENCH_ARTICLES", "6000")))
+    args = parser.parse_args()
+    articles = make_corpus(args.articles)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+    sizes = [len(a["text"]) + len(a["title"]) for a in articles]
+    print(f"corpus: {len(articles)} articles, mean {statistics.mean(sizes) / 1024:.1f} KB; logs in {workdir}",
+          flush=True)
+    results: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
+                                          f"{platform.python_version()}", "articles": len(articles)}
+    results["offline"] = offline(articles[:2000])
+    print(f"offline: {results['offline']}", flush=True)
+    results["naive"] = naive_pipeline(articles, workdir)
+    print(f"naive pipeline: {results['naive']}", flush=True)
+    results["pipeline_1"] = full_pipeline(articles, 1, workdir, latency=True)
+    print(f"full pipeline, 1 worker: {results['pipeline_1']}", flush=True)
+    results["pipeline_2"] = full_pipeline(articles, 2, workdir, latency=False)
+    print(f"full pipeline, 2 workers: {results['pipeline_2']}", flush=True)
+    vader = results["offline"]["vader_every_sentence_articles_per_second"]
+    one = results["pipeline_1"]["articles_per_second"]
+    results["ratios"] = {
+        "analyze_vs_vader": round(results["offline"]["analyze_articles_per_second"] / vader, 3),
+        "pipeline_vs_vader": round(one / vader, 3),
+        "pipeline_vs_naive": round(one / results["naive"]["articles_per_second"], 3),
+        "two_workers_vs_one": round(results["pipeline_2"]["articles_per_second"] / one, 3),
+    }
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print_table(results)
+
+
+def print_table(results: dict[str, Any]) -> None:
+    offline_, naive, one, two = (results[k] for k in ("offline", "naive", "pipeline_1", "pipeline_2"))
+    rows = [
+        ("1. bare VADER on every sentence", offline_["vader_every_sentence_articles_per_second"]),
+        ("2. naive pipeline (whole-article VADER agent)", naive["articles_per_second"]),
+        ("3. analyzer offline", offline_["analyze_articles_per_second"]),
+        ("4. full pipeline, 1 worker", one["articles_per_second"]),
+        ("5. full pipeline, 2 workers", two["articles_per_second"]),
+    ]
+    print(f"\n{'measurement':48} articles/s")
+    for name, value in rows:
+        print(f"{name:48} {value:>10.1f}")
+    print(f"latency at {one['latency_rate']}/s: p50 {one['latency_p50_ms']} ms, p99 {one['latency_p99_ms']} ms; "
+          f"worker peak RSS {one['peak_rss_mb']} MB")
+    print("ratios: " + ", ".join(f"{k} {v}" for k, v in results["ratios"].items()))
+    print(f"raw figures: {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
