@@ -1,8 +1,9 @@
 """Thin agents: decode -> call pure code -> send -> count; bad input -> the DLQ.
 
 Two stages:
-- ``enrich`` reads ``articles.raw.v1`` (N partitions), validates, drops re-sent duplicates, analyses,
-  and sends ``articles.enriched.v1`` plus a compact window contribution;
+- ``enrich`` reads ``articles.raw.v1`` (N partitions) in small batches, validates, drops re-sent duplicates,
+  analyses, and sends ``articles.enriched.v1`` plus a compact window contribution; an id is remembered as seen
+  only after the broker acknowledged every output of its batch (see :meth:`Pipeline.handle_raw_batch`);
 - ``windows`` reads the one-partition window input (contributions and in-band ticks), updates the
   changelogged window table through :class:`pipeline.aggregate.WindowBook` and sends
   ``signals.reciprocity.v1`` for every window that closes (or is revised by a late article).
@@ -13,23 +14,39 @@ from __future__ import annotations
 import base64
 import logging
 import time
-from dataclasses import dataclass
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+from faust.streams import _current_event
 from faust.types import ChannelT, EventT, StreamT
 
 from pipeline.aggregate import Contribution, WindowBook, iso, window_key
 from pipeline.analysis import Analyzer
 from pipeline.metrics import PipelineMetrics, window_label
+from pipeline.outbox import Outbox, PartitionRevoked, Pending
 from pipeline.records import DeadLetter, EnrichedArticle, ReciprocitySignal
 from pipeline.settings import Settings
 from pipeline.topics import RAW, TABLES, WINDOW_INPUT
 from pipeline.validation import Rejection, validate_raw
 
 log = logging.getLogger(__name__)
-MAX_BACKOFF_SECONDS = 5.0
 PRUNE_INTERVAL_SECONDS = 60.0
+# Raw messages per batch, and how long a batch waits to fill: large enough that the per-batch ack wait costs
+# little per article, small enough that latency stays a few milliseconds at low rates.
+BATCH_SIZE = 64
+BATCH_SECONDS = 0.005
+
+
+@dataclass
+class _Batch:
+    """What one batch of raw messages produced, settled together in :meth:`Pipeline.handle_raw_batch`."""
+
+    sends: list[Pending] = field(default_factory=list)
+    new_ids: dict[str, tuple[EventT[Any], list[Any]]] = field(default_factory=dict)  # id -> (event, seen entry)
+    started: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -53,6 +70,7 @@ class Pipeline:
         self.channels = channels
         self.metrics = metrics
         self.analyzer = analyzer
+        self.outbox = Outbox(app, metrics, settings.processing_guarantee == "exactly_once")
         # Article id -> [content hash, first seen, partition]: dedup at the door, co-partitioned with the raw topic.
         self.seen = app.Table("seen-articles", default=None, partitions=settings.partitions)
         self._last_prune: dict[int, float] = {}
@@ -66,43 +84,77 @@ class Pipeline:
 
     # -- stage 1 ----------------------------------------------------------------------------------
     async def _enrich(self, stream: StreamT[Any]) -> None:
-        async for event in stream.events():
-            await self.handle_raw(event)
+        async for events in stream.take_events(BATCH_SIZE, within=BATCH_SECONDS):  # type: ignore[attr-defined]
+            await self.handle_raw_batch(events)
 
     async def handle_raw(self, event: EventT[Any]) -> None:
+        await self.handle_raw_batch([event])
+
+    async def handle_raw_batch(self, events: Sequence[EventT[Any]]) -> None:
+        """Decode, check, analyse and send each message; then wait until the broker has every output of the
+        batch (a failed send is counted and sent again); only then remember the new ids as seen.
+
+        Why this order: ``take_events`` acks (and so lets Faust commit) the batch's offsets only after this
+        returns. A crash before that re-reads the batch and sends its outputs again (the window stage counts
+        an article once, by id); had the ids been remembered first, their changelog could reach the broker
+        before the outputs did, and the re-read articles would be dropped as duplicates: lost."""
+        batch = _Batch()
+        async with self.outbox.batch():
+            try:
+                for event in events:
+                    await self._enrich_one(event, batch)
+                await self.outbox.settle(batch.sends)
+            except PartitionRevoked as exc:
+                log.warning("partition moved mid-batch (%s): its new owner processes the batch again", exc)
+                return
+            self._remember(batch)
+
+    def _remember(self, batch: _Batch) -> None:
+        """Remember the batch's new ids (their outputs are acknowledged); observe the processing time."""
+        now = time.time()
+        for article_id, (event, entry) in batch.new_ids.items():
+            _make_current(event)  # a table write goes to the changelog partition of the current event
+            self.seen[article_id] = entry
+            self._prune_seen(entry[2], now)
+        finished = time.perf_counter()
+        for started in batch.started:
+            self.metrics.processing_seconds.observe(finished - started)
+
+    async def _enrich_one(self, event: EventT[Any], batch: _Batch) -> None:
         started = time.perf_counter()
         self.metrics.articles_received.inc()
         value = event.value if isinstance(event.value, bytes | None) else str(event.value).encode()
         result = validate_raw(value, self.settings.max_article_bytes)
         if isinstance(result, Rejection):
-            await self.dead_letter(event, result)
+            batch.sends.append(await self.dead_letter(event, result))
             return
         article = result.article
-        previous = self.seen.get(article.id)
+        earlier = batch.new_ids.get(article.id)
+        previous = earlier[1] if earlier is not None else self.seen.get(article.id)
         if previous is not None:
             if previous[0] == result.content_hash:
                 self.metrics.articles_duplicate.inc()
             else:
-                await self.dead_letter(event, Rejection(
-                    "id_reused", f"id {article.id!r} was first seen with other content at {iso(previous[1])}"))
+                batch.sends.append(await self.dead_letter(event, Rejection(
+                    "id_reused", f"id {article.id!r} was first seen with other content at {iso(previous[1])}")))
             return
         partition = max(int(getattr(event.message, "partition", 0) or 0), 0)
-        now = time.time()
-        self.seen[article.id] = [result.content_hash, now, partition]
-        self._prune_seen(partition, now)
+        batch.new_ids[article.id] = (event, [result.content_hash, time.time(), partition])
         self.metrics.articles_valid.inc()
         try:
             enriched = self.analyzer.analyze(article)
         except Exception as exc:  # a rule bug must not stop the stream: the article goes to the DLQ
             log.exception("analysis failed for %r", article.id)
-            await self.dead_letter(event, Rejection("analysis_error", repr(exc)))
+            batch.sends.append(await self.dead_letter(event, Rejection("analysis_error", repr(exc))))
             return
         key = article.id.encode()
-        await self.send(self.channels.enriched, key, EnrichedArticle(**enriched))
+        send = self.outbox.send
+        batch.sends.append(await send(self.channels.enriched, key, EnrichedArticle(**enriched), event))
         contribution = Contribution.from_enriched(enriched, result.published_ts, partition)
-        await self.send(self.channels.window_input, b"w", {"type": "article", "c": contribution.to_dict()})
+        batch.sends.append(await send(self.channels.window_input, b"w",
+                                      {"type": "article", "c": contribution.to_dict()}, event))
         self.metrics.record_enriched(enriched)
-        self.metrics.processing_seconds.observe(time.perf_counter() - started)
+        batch.started.append(started)
 
     def _prune_seen(self, partition: int, now: float) -> None:
         """Forget ids older than the dedup retention, at most once a minute per partition. Only keys of
@@ -139,37 +191,24 @@ class Pipeline:
                 for size in self.settings.window_sizes:
                     self.metrics.window_articles.labels(window_label(size)).inc()
             if outcome.too_late:
-                await self.dead_letter(event, Rejection(
-                    "too_late", f"published {iso(contribution.ts)}, older than the windows kept"))
+                await self.outbox.settle([await self.dead_letter(event, Rejection(
+                    "too_late", f"published {iso(contribution.ts)}, older than the windows kept"))])
         for signal in outcome.signals:
             label = window_label(signal["window_seconds"])
             if signal["revision"] > 1:
                 self.metrics.late_articles.labels(label).inc()
             key = window_key(_parse_start(signal), signal["window_seconds"]).encode()
-            await self.send(self.channels.signals, key, ReciprocitySignal(**signal))
+            await self.outbox.send_and_settle(self.channels.signals, key, ReciprocitySignal(**signal), event)
             self.metrics.windows_emitted.labels(label).inc()
             if signal["reciprocity_index"] is not None:
                 self.metrics.reciprocity_index.labels(label).set(signal["reciprocity_index"])
 
     async def _tick(self) -> None:
-        await self.send(self.channels.window_input, b"w", {"type": "tick", "now": time.time()})
+        # From a timer, outside any transaction: a tick changes nothing twice (it only closes what is due).
+        await self.outbox.send_and_settle(self.channels.window_input, b"w", {"type": "tick", "now": time.time()}, None)
 
     # -- shared -----------------------------------------------------------------------------------
-    async def send(self, channel: ChannelT[Any], key: bytes, value: Any) -> None:
-        """Send and wait for the broker's ack. A failure is counted and retried with capped backoff
-        until it succeeds: the stream stalls (visible in metrics and lag) instead of losing the message."""
-        attempt = 0
-        while True:
-            try:
-                await channel.send(key=key, value=value)
-                return
-            except Exception:
-                attempt += 1
-                self.metrics.send_failures.labels(_topic_name(channel)).inc()
-                log.exception("send to %s failed (attempt %d), retrying", _topic_name(channel), attempt)
-                await _sleep(min(MAX_BACKOFF_SECONDS, 0.1 * 2**attempt))
-
-    async def dead_letter(self, event: EventT[Any], rejection: Rejection) -> None:
+    async def dead_letter(self, event: EventT[Any], rejection: Rejection) -> Pending:
         self.metrics.articles_dead_lettered.labels(rejection.reason).inc()
         original, encoding = _original(event.value)
         message = event.message
@@ -182,7 +221,7 @@ class Pipeline:
             analyzer_version=self.analyzer.version,
         )
         key = event.key if isinstance(event.key, bytes) else None
-        await self.send(self.channels.dlq, key or b"", letter)
+        return await self.outbox.send(self.channels.dlq, key or b"", letter, event)
 
 
 def _original(value: Any) -> tuple[str, str]:
@@ -205,15 +244,9 @@ def _parse_start(signal: dict[str, Any]) -> int:
     return int(ts or 0)
 
 
-def _topic_name(channel: ChannelT[Any]) -> str:
-    names = getattr(channel, "topics", None)
-    return str(names[0]) if names else "channel"
-
-
-async def _sleep(seconds: float) -> None:
-    import asyncio
-
-    await asyncio.sleep(seconds)
+def _make_current(event: EventT[Any]) -> None:
+    """Make ``event`` Faust's current event, as stream iteration does for each event it yields."""
+    _current_event.set(weakref.ref(event))
 
 
 __all__ = ["WINDOW_INPUT", "Channels", "Pipeline"]

@@ -36,22 +36,7 @@ DEV_ENV = {
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that reproduces ``settings`` in a child process."""
-    env = {
-        "PIPELINE_BROKER_URL": settings.broker_url, "PIPELINE_APP_ID": settings.app_id,
-        "PIPELINE_PARTITIONS": str(settings.partitions), "PIPELINE_WEB_BIND": settings.web_bind,
-        "PIPELINE_WEB_PORT": str(settings.web_port), "PIPELINE_DATA_DIR": str(settings.data_dir),
-        "PIPELINE_WINDOWS": ",".join(map(str, settings.window_sizes)),
-        "PIPELINE_WINDOW_GRACE_SECONDS": str(settings.window_grace_seconds),
-        "PIPELINE_IDLE_CLOSE_SECONDS": str(settings.idle_close_seconds),
-        "PIPELINE_TICK_SECONDS": str(settings.tick_seconds),
-        "PIPELINE_REBALANCE_TIMEOUT_SECONDS": str(settings.rebalance_timeout_seconds),
-        "PIPELINE_PROCESSING_GUARANTEE": settings.processing_guarantee,
-        "PIPELINE_MAX_ARTICLE_BYTES": str(settings.max_article_bytes),
-        "PIPELINE_LOG_LEVEL": settings.log_level,
-    }
-    if settings.tansu_bin:
-        env["PIPELINE_TANSU_BIN"] = settings.tansu_bin
-    return env
+    return settings.to_env()
 
 
 class WorkerProcess:

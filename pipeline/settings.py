@@ -211,6 +211,20 @@ class Settings:
         values.update(overrides)
         return cls(**values)
 
+    def to_env(self) -> dict[str, str]:
+        """The environment that reproduces these settings in a child process (``from_env`` inverted)."""
+        env = {}
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if value is None:
+                continue
+            if isinstance(value, tuple):
+                text = ",".join(map(str, value))
+            else:
+                text = value.reveal() if isinstance(value, Secret) else str(value)
+            env[spec.metadata["env"]] = text
+        return env
+
     @property
     def bootstrap_servers(self) -> list[str]:
         """``kafka://a:1,b:2`` as the host:port list kafka-python wants."""

@@ -194,7 +194,7 @@ start() {
     cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
     local scram=()
     mapfile -t scram < <(scram_format_args)
-    (KAFKA_HEAP_OPTS="-Xmx256m" java_cmd "$dir" kafka.tools.StorageTool format -t "$cluster_id" \
+    (KAFKA_HEAP_OPTS="-Xmx256m" java_cmd "$dir" kafka.tools.StorageTool format --cluster-id="$cluster_id" \
       -c "$dir/server.properties" "${scram[@]}" >>"$dir/kafka.log" 2>&1) \
       || { tail -20 "$dir/kafka.log" >&2; die "format failed"; }
   fi

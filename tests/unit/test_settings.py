@@ -79,3 +79,15 @@ def test_the_password_never_prints() -> None:
     assert "hunter2" not in f"{settings.kafka_sasl_password}"
     assert settings.kafka_sasl_password.reveal() == "hunter2"
     assert "hunter2" not in "".join(default for _, default, _ in documented_settings())
+
+
+def test_to_env_round_trips_every_setting(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("x")
+    settings = Settings.from_env({
+        "PIPELINE_WINDOWS": "60,3600", "PIPELINE_DATA_DIR": str(tmp_path), "PIPELINE_IDLE_CLOSE_SECONDS": "2.5",
+        "PIPELINE_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "PIPELINE_KAFKA_SASL_USERNAME": "svc",
+        "PIPELINE_KAFKA_SASL_PASSWORD": "hunter2", "PIPELINE_KAFKA_SSL_CAFILE": str(ca),
+        "PIPELINE_DEDUP_RETENTION_SECONDS": "99", "PIPELINE_PROCESSING_GUARANTEE": "exactly_once"})
+    assert Settings.from_env(settings.to_env()) == settings
+    assert Settings.from_env(Settings.from_env({}).to_env()) == Settings.from_env({})

@@ -1,0 +1,141 @@
+"""Sending from the agents: every output is acknowledged by the broker before its input counts as done.
+
+``Outbox.send`` hands a message to the producer and returns at once; ``Outbox.settle`` waits for the broker's
+acknowledgements, counting a failed send (``pipeline_send_failures_total``) and sending it again with capped
+backoff until it is acknowledged: the stream stalls, visibly, instead of committing past a lost message.
+
+Under ``exactly_once`` each output goes into the Kafka transaction of the partition its *input* came from,
+the transaction Faust commits together with that partition's consumed offsets. (Faust's own routing picks the
+transaction of the *destination* partition, and only for topics its consumer knows: outputs to other topics,
+or from N raw partitions into the one-partition window input, would land outside the input's transaction.)
+``Outbox.batch`` keeps Faust from committing while a batch is half sent, so one transaction never holds part
+of a batch whose offsets it does not also commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from faust.types import ChannelT, EventT
+
+from pipeline.metrics import PipelineMetrics
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF_SECONDS = 5.0
+
+
+class PartitionRevoked(Exception):
+    """exactly_once: the input's partition (and its transaction) moved to another worker mid-batch. The new
+    owner processes the batch again from the last committed offset; this worker drops it."""
+
+
+@dataclass
+class Pending:
+    """One output in flight: what was sent (to send it again) and the broker's acknowledgement."""
+
+    channel: ChannelT[Any]
+    key: bytes
+    value: Any
+    transactional_id: str | None
+    ack: Awaitable[Any] | None = None  # set when the producer takes the message
+
+
+class Outbox:
+    def __init__(self, app: faust.App, metrics: PipelineMetrics, exactly_once: bool) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.exactly_once = exactly_once
+
+    def transactional_id(self, source: EventT[Any] | None) -> str | None:
+        """The transaction of the input's partition (exactly_once), as Faust's consumer names it on commit."""
+        message = source.message if source is not None else None
+        if not self.exactly_once or message is None or not message.topic:
+            return None
+        group = self.app.assignor.group_for_topic(message.topic)
+        return f"{self.app.conf.id}-{group}-{message.partition}"
+
+    async def send(self, channel: ChannelT[Any], key: bytes, value: Any, source: EventT[Any] | None) -> Pending:
+        """Hand one message to the producer; its acknowledgement is awaited in :meth:`settle`."""
+        item = Pending(channel, key, value, self.transactional_id(source))
+        await self._produce(item)
+        return item
+
+    async def settle(self, pending: list[Pending]) -> None:
+        """Wait for every acknowledgement; send again what failed, until the broker has it."""
+        for item in pending:
+            attempt = 0
+            while True:
+                try:
+                    assert item.ack is not None
+                    await item.ack
+                    break
+                except Exception:
+                    attempt += 1
+                    await self._failed(item.channel, attempt)
+                    await self._produce(item)
+
+    async def send_and_settle(self, channel: ChannelT[Any], key: bytes, value: Any,
+                              source: EventT[Any] | None) -> None:
+        await self.settle([await self.send(channel, key, value, source)])
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[None]:
+        """exactly_once: no offset commit (and so no transaction commit) until the batch is settled."""
+        if not self.exactly_once:
+            yield
+            return
+        consumer: Any = self.app.consumer
+        await consumer.maybe_wait_for_commit_to_finish()
+        # Faust lets one commit run at a time through this future: a commit that finds it set waits for it and
+        # then skips (the next commit interval takes the offsets).
+        hold = asyncio.get_running_loop().create_future()
+        consumer._commit_fut = hold
+        try:
+            yield
+        finally:
+            if consumer._commit_fut is hold:
+                consumer._commit_fut = None
+            hold.set_result(None)
+
+    async def _produce(self, item: Pending) -> None:
+        """Hand ``item`` to the producer (again), retrying until the producer takes it."""
+        attempt = 0
+        while True:
+            try:
+                item.ack = await self._hand_over(item)
+                return
+            except PartitionRevoked:
+                raise
+            except Exception:
+                attempt += 1
+                await self._failed(item.channel, attempt)
+
+    async def _hand_over(self, item: Pending) -> Awaitable[Any]:
+        if item.transactional_id is None:
+            return await item.channel.send(key=item.key, value=item.value)
+        producer: Any = self.app.producer
+        if item.transactional_id not in producer._transaction_producers:
+            raise PartitionRevoked(item.transactional_id)
+        value = item.value
+        data = value.dumps() if isinstance(value, faust.Record) else json.dumps(value).encode()
+        ack: Awaitable[Any] = await producer.send(topic_name(item.channel), item.key, data, None, None, None,
+                                                  transactional_id=item.transactional_id)
+        return ack
+
+    async def _failed(self, channel: ChannelT[Any], attempt: int) -> None:
+        name = topic_name(channel)
+        self.metrics.send_failures.labels(name).inc()
+        log.exception("send to %s failed (attempt %d), retrying", name, attempt)
+        await asyncio.sleep(min(MAX_BACKOFF_SECONDS, 0.1 * 2**attempt))
+
+
+def topic_name(channel: ChannelT[Any]) -> str:
+    names = getattr(channel, "topics", None)
+    return str(names[0]) if names else "channel"
