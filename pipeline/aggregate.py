@@ -211,6 +211,14 @@ class WindowBook:
         return {"watermark": clock["watermark"], "open": list(clock["open"]), "parts": dict(clock["parts"])}
 
     def _advance(self, clock: dict[str, Any], c: Contribution, now: float) -> None:
+        heard = [entry[1] for entry in clock["parts"].values()]
+        if heard and now - max(heard) >= self.idle_seconds:
+            # The whole input paused (a replay fed in parts, a quiet night): silence says nothing about any
+            # one partition then, so each gets idle_seconds again before it stops holding the watermark back.
+            # Otherwise the first partition to speak would set the watermark alone, and older articles
+            # waiting on the others would arrive "too late".
+            for entry in clock["parts"].values():
+                entry[1] = now
         for index in range(self.partitions):
             # A partition not heard from yet holds the watermark back until it has been idle too long.
             clock["parts"].setdefault(str(index), [0.0, now])

@@ -109,8 +109,22 @@ def test_slowest_partition_holds_the_watermark() -> None:
 def test_drained_partition_stops_holding_the_watermark() -> None:
     b = book(partitions=2, idle=10)
     b.add(contribution("a", "2021-09-24T08:00:00Z", partition=1), now=1)
-    out = b.add(contribution("b", "2021-09-26T08:00:00Z", partition=0), now=20)
-    assert {s["window_start"] for s in out.signals} == {"2021-09-24T08:00:00Z", "2021-09-24T00:00:00Z"}
+    b.add(contribution("b", "2021-09-24T09:00:00Z", partition=0), now=2)
+    b.add(contribution("c", "2021-09-25T09:00:00Z", partition=0), now=8)
+    # partition 1 has been silent for 14 s while partition 0 kept talking: it no longer holds the watermark
+    out = b.add(contribution("d", "2021-09-26T08:00:00Z", partition=0), now=15)
+    assert {"2021-09-24T08:00:00Z", "2021-09-24T00:00:00Z"} <= {s["window_start"] for s in out.signals}
+
+
+def test_after_a_pause_of_the_whole_input_every_partition_holds_the_watermark_again() -> None:
+    # A replay fed in parts: the next part's newest article, first to arrive, must not make older articles
+    # of the same part (on another partition, a moment later) too late.
+    b = book(partitions=2, idle=10)
+    b.add(contribution("a", "2019-01-01T08:00:00Z", partition=0), now=1)
+    b.add(contribution("b", "2019-01-01T09:00:00Z", partition=1), now=1)
+    b.add(contribution("c", "2025-06-01T08:00:00Z", partition=0), now=30)
+    out = b.add(contribution("d", "2020-03-01T08:00:00Z", partition=1), now=30.1)
+    assert out.counted == 2 and out.too_late == 0
 
 
 def test_closed_windows_are_pruned_after_retention() -> None:
