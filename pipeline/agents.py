@@ -1,9 +1,9 @@
 """Thin agents: decode -> call pure code -> send -> count; bad input -> the DLQ.
 
 Two stages:
-- ``enrich`` reads ``articles.raw.v1`` (N partitions) in small batches, validates, drops re-sent duplicates,
-  analyses, and sends ``articles.enriched.v1`` plus a compact window contribution; an id is remembered as seen
-  only after the broker acknowledged every output of its batch (see :meth:`Pipeline.handle_raw_batch`);
+- ``enrich`` reads ``articles.raw.v1`` (N partitions), validates, drops re-sent duplicates, analyses, and
+  sends ``articles.enriched.v1`` plus a compact window contribution; an id is remembered as seen only after
+  the broker acknowledged its outputs (see :meth:`Pipeline.handle_raw_batch`);
 - ``windows`` reads the one-partition window input (contributions and in-band ticks), updates the
   changelogged window table through :class:`pipeline.aggregate.WindowBook` and sends
   ``signals.reciprocity.v1`` for every window that closes (or is revised by a late article).
@@ -34,10 +34,6 @@ from pipeline.validation import Rejection, validate_raw
 
 log = logging.getLogger(__name__)
 PRUNE_INTERVAL_SECONDS = 60.0
-# Raw messages per batch, and how long a batch waits to fill: large enough that the per-batch ack wait costs
-# little per article, small enough that latency stays a few milliseconds at low rates.
-BATCH_SIZE = 64
-BATCH_SECONDS = 0.005
 
 
 @dataclass
@@ -84,20 +80,22 @@ class Pipeline:
 
     # -- stage 1 ----------------------------------------------------------------------------------
     async def _enrich(self, stream: StreamT[Any]) -> None:
-        async for events in stream.take_events(BATCH_SIZE, within=BATCH_SECONDS):  # type: ignore[attr-defined]
-            await self.handle_raw_batch(events)
+        # One event at a time, settled before the next. Not ``take_events``: batches taken that way lost
+        # articles when partitions moved between workers (a worker killed during a rebalance; measured).
+        async for event in stream.events():
+            await self.handle_raw_batch([event])
 
     async def handle_raw(self, event: EventT[Any]) -> None:
         await self.handle_raw_batch([event])
 
     async def handle_raw_batch(self, events: Sequence[EventT[Any]]) -> None:
-        """Decode, check, analyse and send each message; then wait until the broker has every output of the
-        batch (a failed send is counted and sent again); only then remember the new ids as seen.
+        """Decode, check, analyse and send each message; then wait until the broker has every output (a failed
+        send is counted and sent again); only then remember the new ids as seen.
 
-        Why this order: ``take_events`` acks (and so lets Faust commit) the batch's offsets only after this
-        returns. A crash before that re-reads the batch and sends its outputs again (the window stage counts
-        an article once, by id); had the ids been remembered first, their changelog could reach the broker
-        before the outputs did, and the re-read articles would be dropped as duplicates: lost."""
+        Why this order: Faust acks an event (and so may commit its offset) only after this returns. A crash
+        before that re-reads the event and sends its outputs again (the window stage counts an article once,
+        by id); had the id been remembered first, its changelog record could reach the broker before the
+        outputs did, and the re-read article would be dropped as a duplicate: lost."""
         batch = _Batch()
         async with self.outbox.batch():
             try:
