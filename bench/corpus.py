@@ -22,9 +22,11 @@ def make_corpus(count: int, start_index: int = 0) -> list[dict[str, Any]]:
     for index in range(start_index, start_index + count):
         base = samples[index % len(samples)]
         text = base["text"]
-        if len(text) < 3300:  # one paragraph of another sample brings it to the 3-4 KB of real articles
-            extra = english[(index * 7 + 3) % len(english)]["text"].split("\n")[0]
-            text = f"{text}\n{extra}"
+        step = 0
+        while len(text.encode()) < 3300:  # paragraphs of other samples bring it to the 3-4 KB of real articles
+            other = english[(index * 7 + 3 + step) % len(english)]["text"].split("\n")
+            text = f"{text}\n{other[step % len(other)]}"
+            step += 1
         published = START + timedelta(minutes=index)
         articles.append({**base, "id": f"bench-{index:07d}", "url": f"https://bench.example.org/a/{index}",
                          "text": text, "published_at": published.strftime("%Y-%m-%dT%H:%M:%SZ")})

@@ -3,8 +3,9 @@
 1. bare VADER ``polarity_scores`` on every sentence of each article (the scoring floor);
 2. the naive pipeline (``bench/naive.py``): one Faust agent, VADER on the whole article;
 3. ``pipeline analyze``'s analyzer, offline;
-4. the full pipeline through a real broker (embedded Tansu): sustained articles/s of one worker process,
-   end-to-end latency p50/p99 at half that rate, peak RSS;
+4. the full pipeline through a real broker (Apache Kafka when Java 17+ and Maven are here, as compose deploys;
+   else the embedded Tansu, whose fetches wait much longer: latency is not comparable): sustained articles/s
+   of one worker process, end-to-end latency p50/p99 at half that rate, peak RSS;
 5. two workers against one.
 
 Writes ``bench/results.json`` (git-ignored) with the raw figures and the ratios.
@@ -16,12 +17,14 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,7 +35,7 @@ from bench.corpus import make_corpus
 from pipeline.admin import create_topics
 from pipeline.analysis import Analyzer, ArticleInput
 from pipeline.analysis.text import split_sentences
-from pipeline.broker import EmbeddedBroker, free_port
+from pipeline.broker import APACHE_KAFKA_SCRIPT, ApacheKafka, EmbeddedBroker, free_port
 from pipeline.demo import DEV_ENV, WorkerProcess
 from pipeline.settings import Settings
 from pipeline.topics import ENRICHED, RAW
@@ -114,13 +117,38 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def pipeline_settings(broker: EmbeddedBroker, workdir: Path) -> Settings:
+@contextmanager
+def a_broker(workdir: Path, name: str) -> Iterator[Any]:
+    """A fresh broker for one measurement: Apache Kafka when it can run here, else the embedded Tansu."""
+    if BROKER == "apache-kafka":
+        kafka = ApacheKafka(workdir / f"kafka-{name}").start()
+        try:
+            yield kafka
+        finally:
+            kafka.stop()
+    else:
+        with EmbeddedBroker(log_path=workdir / f"broker-{name}.log") as broker:
+            yield broker
+
+
+def choose_broker() -> str:
+    if shutil.which("java") and shutil.which("mvn"):
+        done = subprocess.run([str(APACHE_KAFKA_SCRIPT), "assemble"], capture_output=True, text=True)
+        if done.returncode == 0:
+            return "apache-kafka"
+    return "tansu"
+
+
+BROKER = "tansu"
+
+
+def pipeline_settings(broker: Any, workdir: Path) -> Settings:
     base = Settings.from_env({**DEV_ENV, "PIPELINE_LOG_LEVEL": "WARNING"})
     return replace(base, broker_url=broker.url, web_port=free_port(), data_dir=workdir / "data")
 
 
 def full_pipeline(articles: list[dict[str, Any]], workers: int, workdir: Path, latency: bool) -> dict[str, float]:
-    with EmbeddedBroker(log_path=workdir / f"broker-{workers}.log") as broker:
+    with a_broker(workdir, f"pipeline-{workers}") as broker:
         settings = pipeline_settings(broker, workdir)
         create_topics(settings)
         produce(broker.bootstrap, articles)
@@ -171,7 +199,7 @@ def read_timestamps(bootstrap: str, topic: str, wanted: set[str], timeout: float
 def naive_pipeline(articles: list[dict[str, Any]], workdir: Path) -> dict[str, float]:
     from bench.naive import OUTPUT
 
-    with EmbeddedBroker(log_path=workdir / "broker-naive.log") as broker:
+    with a_broker(workdir, "naive") as broker:
         settings = pipeline_settings(broker, workdir)
         create_topics(settings)
         from kafka.admin import KafkaAdminClient, NewTopic
@@ -195,13 +223,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=int(os.environ.get("BENCH_ARTICLES", "6000")))
     args = parser.parse_args()
+    global BROKER
+    BROKER = choose_broker()
     articles = make_corpus(args.articles)
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     sizes = [len(a["text"]) + len(a["title"]) for a in articles]
     print(f"corpus: {len(articles)} articles, mean {statistics.mean(sizes) / 1024:.1f} KB; logs in {workdir}",
           flush=True)
     results: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
-                                          f"{platform.python_version()}", "articles": len(articles)}
+                                          f"{platform.python_version()}", "articles": len(articles),
+                               "broker": BROKER}
+    print(f"broker: {BROKER}", flush=True)
     results["offline"] = offline(articles[:2000])
     print(f"offline: {results['offline']}", flush=True)
     results["naive"] = naive_pipeline(articles, workdir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -114,3 +115,52 @@ class EmbeddedBroker:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+APACHE_KAFKA_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "apache-kafka.sh"
+
+
+class ApacheKafka:
+    """One Apache Kafka node (broker + controller) run by scripts/apache-kafka.sh from a checkout (tests, bench);
+    its log dir survives restarts."""
+
+    def __init__(self, workdir: Path, port: int | None = None, extra_properties: str = "",
+                 scram_users: dict[str, str] | None = None, client_options: dict[str, Any] | None = None) -> None:
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.extra_properties = extra_properties
+        self.scram_users = scram_users or {}
+        self.client_options = client_options or {}  # what a kafka-python client needs to get in
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"kafka://{self.bootstrap}"
+
+    def _run(self, *args: str, timeout: float = 120.0) -> None:
+        done = subprocess.run([str(APACHE_KAFKA_SCRIPT), *args], capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, "KAFKA_EXTRA_PROPERTIES": self.extra_properties,
+                                   "KAFKA_SCRAM_USERS": " ".join(f"{u}:{p}" for u, p in self.scram_users.items())})
+        if done.returncode != 0:
+            raise BrokerError(f"apache-kafka.sh {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+
+    def start(self) -> ApacheKafka:
+        """Start (or restart, with the same data) and wait until clients can fetch metadata."""
+        self._run("start", str(self.workdir), str(self.port))
+        wait_for_kafka(self.bootstrap, timeout=60, **self.client_options)
+        return self
+
+    def stop(self) -> None:
+        """SIGTERM: a controlled shutdown."""
+        self._run("stop", str(self.workdir))
+
+    def kill(self) -> None:
+        """SIGKILL: a broker crash."""
+        self._run("kill", str(self.workdir))
+
+    def log_tail(self, lines: int = 40) -> str:
+        log = self.workdir / "kafka.log"
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else ""

@@ -20,13 +20,12 @@ from typing import Any, Protocol
 import pytest
 
 from pipeline.admin import create_topics
-from pipeline.broker import EmbeddedBroker, free_port, wait_for_kafka
+from pipeline.broker import APACHE_KAFKA_SCRIPT, ApacheKafka, EmbeddedBroker, free_port
 from pipeline.demo import DEV_ENV, WorkerProcess
 from pipeline.settings import Settings
-from tests.helpers import ROOT
 
 pytestmark = pytest.mark.integration
-SCRIPT = ROOT / "scripts" / "apache-kafka.sh"
+SCRIPT = APACHE_KAFKA_SCRIPT
 NEEDS = "Apache Kafka tests need Java 17+ and Maven"
 _FIGURES: list[tuple[str, dict[str, Any]]] = []
 
@@ -37,51 +36,6 @@ class Broker(Protocol):
 
     @property
     def url(self) -> str: ...
-
-
-class ApacheKafka:
-    """One Apache Kafka node (broker + controller) run by scripts/apache-kafka.sh; its log dir survives restarts."""
-
-    def __init__(self, workdir: Path, port: int | None = None, extra_properties: str = "",
-                 scram_users: dict[str, str] | None = None, client_options: dict[str, Any] | None = None) -> None:
-        self.workdir = workdir
-        self.port = port or free_port()
-        self.extra_properties = extra_properties
-        self.scram_users = scram_users or {}
-        self.client_options = client_options or {}  # what a kafka-python client needs to get in
-
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return f"kafka://{self.bootstrap}"
-
-    def _run(self, *args: str, timeout: float = 120.0) -> None:
-        done = subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, "KAFKA_EXTRA_PROPERTIES": self.extra_properties,
-                                   "KAFKA_SCRAM_USERS": " ".join(f"{u}:{p}" for u, p in self.scram_users.items())})
-        if done.returncode != 0:
-            raise RuntimeError(f"apache-kafka.sh {' '.join(args)} failed:\n{done.stderr[-3000:]}")
-
-    def start(self) -> ApacheKafka:
-        """Start (or restart, with the same data) and wait until clients can fetch metadata."""
-        self._run("start", str(self.workdir), str(self.port))
-        wait_for_kafka(self.bootstrap, timeout=60, **self.client_options)
-        return self
-
-    def stop(self) -> None:
-        """SIGTERM: a controlled shutdown."""
-        self._run("stop", str(self.workdir))
-
-    def kill(self) -> None:
-        """SIGKILL: a broker crash."""
-        self._run("kill", str(self.workdir))
-
-    def log_tail(self, lines: int = 40) -> str:
-        log = self.workdir / "kafka.log"
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else ""
 
 
 def _java_major() -> int:
