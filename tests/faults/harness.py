@@ -17,14 +17,14 @@ from collections.abc import Callable, Iterable
 from functools import cache
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 
 from pipeline.aggregate import iso, window_key, window_start
 from pipeline.demo import WorkerProcess
 from pipeline.io import sample_corpus_path
 from pipeline.topics import DLQ, ENRICHED, RAW, SIGNALS
 from pipeline.validation import parse_timestamp
-from tests.integration.conftest import metric
+from tests.integration.conftest import metric, produce_to
 
 BASE_TS = 1_709_251_200  # 2024-03-01T00:00:00Z
 SPAN_SECONDS = 4 * 86_400  # articles spread over four days: ~100 hourly and 5 daily windows
@@ -63,13 +63,7 @@ def keyed(articles: Iterable[dict[str, Any]]) -> list[tuple[bytes | None, bytes 
 
 def produce(bootstrap: str, items: list[tuple[bytes | None, bytes | None]], topic: str = RAW.name) -> list[Any]:
     """Send and wait for every ack; returns the RecordMetadata (partition, offset) of each."""
-    producer = KafkaProducer(bootstrap_servers=[bootstrap], acks="all", max_request_size=4_000_000)
-    try:
-        futures = [producer.send(topic, key=key, value=value) for key, value in items]
-        producer.flush()
-        return [future.get(timeout=60) for future in futures]
-    finally:
-        producer.close()
+    return produce_to([bootstrap], topic, items)
 
 
 class Reader:

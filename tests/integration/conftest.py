@@ -54,11 +54,15 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[[Settings], WorkerProcess]
 
 def produce(settings: Settings, topic: str, items: list[tuple[bytes | None, bytes]]) -> list[Any]:
     """Send and wait for every ack; returns the RecordMetadata (partition, offset) of each."""
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    return produce_to(settings.bootstrap_servers, topic, items)
+
+
+def produce_to(bootstrap_servers: list[str], topic: str, items: list[tuple[bytes | None, bytes | None]]) -> list[Any]:
+    producer = KafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", max_request_size=4_000_000)
     try:
         futures = [producer.send(topic, key=key, value=value) for key, value in items]
         producer.flush()
-        return [future.get(timeout=30) for future in futures]
+        return [future.get(timeout=60) for future in futures]
     finally:
         producer.close()
 
