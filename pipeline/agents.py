@@ -3,7 +3,7 @@
 Two stages:
 - ``enrich`` reads ``articles.raw.v1`` (N partitions), validates, drops re-sent duplicates, analyses, and
   sends ``articles.enriched.v1`` plus a compact window contribution; an id is remembered as seen only after
-  the broker acknowledged its outputs (see :meth:`Pipeline.handle_raw_batch`);
+  the broker acknowledged its outputs (see :meth:`Pipeline.handle_raw`);
 - ``windows`` reads the one-partition window input (contributions and in-band ticks), updates the
   changelogged window table through :class:`pipeline.aggregate.WindowBook` and sends
   ``signals.reciprocity.v1`` for every window that closes (or is revised by a late article).
@@ -14,13 +14,10 @@ from __future__ import annotations
 import base64
 import logging
 import time
-import weakref
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import faust
-from faust.streams import _current_event
 from faust.types import ChannelT, EventT, StreamT
 
 from pipeline.aggregate import Contribution, WindowBook, iso, window_key
@@ -37,12 +34,13 @@ PRUNE_INTERVAL_SECONDS = 60.0
 
 
 @dataclass
-class _Batch:
-    """What one batch of raw messages produced, settled together in :meth:`Pipeline.handle_raw_batch`."""
+class _Outputs:
+    """What one raw message produced: sends awaiting the broker, and for a new article its seen entry."""
 
-    sends: list[Pending] = field(default_factory=list)
-    new_ids: dict[str, tuple[EventT[Any], list[Any]]] = field(default_factory=dict)  # id -> (event, seen entry)
-    started: list[float] = field(default_factory=list)
+    sends: list[Pending]
+    article_id: str = ""
+    seen_entry: list[Any] | None = None  # [content hash, first seen, partition]
+    enriched: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,76 +81,61 @@ class Pipeline:
         # One event at a time, settled before the next. Not ``take_events``: batches taken that way lost
         # articles when partitions moved between workers (a worker killed during a rebalance; measured).
         async for event in stream.events():
-            await self.handle_raw_batch([event])
+            await self.handle_raw(event)
 
     async def handle_raw(self, event: EventT[Any]) -> None:
-        await self.handle_raw_batch([event])
+        """Decode, check, analyse and send; then wait until the broker has every output (a failed send is
+        counted and sent again); only then remember the id as seen.
 
-    async def handle_raw_batch(self, events: Sequence[EventT[Any]]) -> None:
-        """Decode, check, analyse and send each message; then wait until the broker has every output (a failed
-        send is counted and sent again); only then remember the new ids as seen.
-
-        Why this order: Faust acks an event (and so may commit its offset) only after this returns. A crash
+        Why this order: Faust acks the event (and so may commit its offset) only after this returns. A crash
         before that re-reads the event and sends its outputs again (the window stage counts an article once,
         by id); had the id been remembered first, its changelog record could reach the broker before the
         outputs did, and the re-read article would be dropped as a duplicate: lost."""
-        batch = _Batch()
-        async with self.outbox.batch():
-            try:
-                for event in events:
-                    await self._enrich_one(event, batch)
-                await self.outbox.settle(batch.sends)
-            except PartitionRevoked as exc:
-                log.warning("partition moved mid-batch (%s): its new owner processes the batch again", exc)
-                return
-            self._remember(batch)
-
-    def _remember(self, batch: _Batch) -> None:
-        """Remember the batch's new ids (their outputs are acknowledged); observe the processing time."""
-        now = time.time()
-        for article_id, (event, entry) in batch.new_ids.items():
-            _make_current(event)  # a table write goes to the changelog partition of the current event
-            self.seen[article_id] = entry
-            self._prune_seen(entry[2], now)
-        finished = time.perf_counter()
-        for started in batch.started:
-            self.metrics.processing_seconds.observe(finished - started)
-
-    async def _enrich_one(self, event: EventT[Any], batch: _Batch) -> None:
         started = time.perf_counter()
         self.metrics.articles_received.inc()
+        async with self.outbox.commits_held():
+            try:
+                outputs = await self._send_outputs(event)
+                await self.outbox.settle(outputs.sends)
+            except PartitionRevoked as exc:
+                log.warning("partition moved mid-event (%s): its new owner processes it again", exc)
+                return
+            if outputs.seen_entry is not None:
+                self.seen[outputs.article_id] = outputs.seen_entry
+                self._prune_seen(outputs.seen_entry[2], time.time())
+            if outputs.enriched:
+                self.metrics.processing_seconds.observe(time.perf_counter() - started)
+
+    async def _send_outputs(self, event: EventT[Any]) -> _Outputs:
+        """The outputs of one raw message, handed to the producer (not yet acknowledged)."""
         value = event.value if isinstance(event.value, bytes | None) else str(event.value).encode()
         result = validate_raw(value, self.settings.max_article_bytes)
         if isinstance(result, Rejection):
-            batch.sends.append(await self.dead_letter(event, result))
-            return
+            return _Outputs([await self.dead_letter(event, result)])
         article = result.article
-        earlier = batch.new_ids.get(article.id)
-        previous = earlier[1] if earlier is not None else self.seen.get(article.id)
+        previous = self.seen.get(article.id)
         if previous is not None:
             if previous[0] == result.content_hash:
                 self.metrics.articles_duplicate.inc()
-            else:
-                batch.sends.append(await self.dead_letter(event, Rejection(
-                    "id_reused", f"id {article.id!r} was first seen with other content at {iso(previous[1])}")))
-            return
+                return _Outputs([])
+            return _Outputs([await self.dead_letter(event, Rejection(
+                "id_reused", f"id {article.id!r} was first seen with other content at {iso(previous[1])}"))])
         partition = max(int(getattr(event.message, "partition", 0) or 0), 0)
-        batch.new_ids[article.id] = (event, [result.content_hash, time.time(), partition])
+        entry = [result.content_hash, time.time(), partition]
         self.metrics.articles_valid.inc()
         try:
             enriched = self.analyzer.analyze(article)
         except Exception as exc:  # a rule bug must not stop the stream: the article goes to the DLQ
             log.exception("analysis failed for %r", article.id)
-            batch.sends.append(await self.dead_letter(event, Rejection("analysis_error", repr(exc))))
-            return
-        key = article.id.encode()
-        send = self.outbox.send
-        batch.sends.append(await send(self.channels.enriched, key, EnrichedArticle(**enriched), event))
+            return _Outputs([await self.dead_letter(event, Rejection("analysis_error", repr(exc)))], article.id, entry)
         contribution = Contribution.from_enriched(enriched, result.published_ts, partition)
-        batch.sends.append(await send(self.channels.window_input, b"w",
-                                      {"type": "article", "c": contribution.to_dict()}, event))
+        sends = [
+            await self.outbox.send(self.channels.enriched, article.id.encode(), EnrichedArticle(**enriched), event),
+            await self.outbox.send(self.channels.window_input, b"w",
+                                   {"type": "article", "c": contribution.to_dict()}, event),
+        ]
         self.metrics.record_enriched(enriched)
-        batch.started.append(started)
+        return _Outputs(sends, article.id, entry, enriched=True)
 
     def _prune_seen(self, partition: int, now: float) -> None:
         """Forget ids older than the dedup retention, at most once a minute per partition. Only keys of
@@ -240,11 +223,6 @@ def _parse_start(signal: dict[str, Any]) -> int:
 
     ts = parse_timestamp(signal["window_start"])
     return int(ts or 0)
-
-
-def _make_current(event: EventT[Any]) -> None:
-    """Make ``event`` Faust's current event, as stream iteration does for each event it yields."""
-    _current_event.set(weakref.ref(event))
 
 
 __all__ = ["WINDOW_INPUT", "Channels", "Pipeline"]

@@ -8,8 +8,8 @@ Under ``exactly_once`` each output goes into the Kafka transaction of the partit
 the transaction Faust commits together with that partition's consumed offsets. (Faust's own routing picks the
 transaction of the *destination* partition, and only for topics its consumer knows: outputs to other topics,
 or from N raw partitions into the one-partition window input, would land outside the input's transaction.)
-``Outbox.batch`` keeps Faust from committing while a batch is half sent, so one transaction never holds part
-of a batch whose offsets it does not also commit.
+``Outbox.commits_held`` keeps Faust from committing while an event's outputs are half sent, so a transaction
+never holds part of an event's outputs without also committing its offset.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ MAX_BACKOFF_SECONDS = 5.0
 
 
 class PartitionRevoked(Exception):
-    """exactly_once: the input's partition (and its transaction) moved to another worker mid-batch. The new
-    owner processes the batch again from the last committed offset; this worker drops it."""
+    """exactly_once: the input's partition (and its transaction) moved to another worker while its outputs
+    were sent. The new owner processes the input again from the last committed offset; this worker drops it."""
 
 
 @dataclass
@@ -86,8 +86,8 @@ class Outbox:
         await self.settle([await self.send(channel, key, value, source)])
 
     @asynccontextmanager
-    async def batch(self) -> AsyncIterator[None]:
-        """exactly_once: no offset commit (and so no transaction commit) until the batch is settled."""
+    async def commits_held(self) -> AsyncIterator[None]:
+        """exactly_once: no offset commit (and so no transaction commit) until the outputs are settled."""
         if not self.exactly_once:
             yield
             return
