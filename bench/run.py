@@ -35,7 +35,7 @@ from bench.corpus import make_corpus
 from pipeline.admin import create_topics
 from pipeline.analysis import Analyzer, ArticleInput
 from pipeline.analysis.text import split_sentences
-from pipeline.broker import APACHE_KAFKA_SCRIPT, ApacheKafka, EmbeddedBroker, free_port
+from pipeline.broker import ApacheKafka, EmbeddedBroker, assemble_apache_kafka, free_port
 from pipeline.demo import DEV_ENV, WorkerProcess
 from pipeline.settings import Settings
 from pipeline.topics import ENRICHED, RAW
@@ -133,10 +133,8 @@ def a_broker(workdir: Path, name: str) -> Iterator[Any]:
 
 
 def choose_broker() -> str:
-    if shutil.which("java") and shutil.which("mvn"):
-        done = subprocess.run([str(APACHE_KAFKA_SCRIPT), "assemble"], capture_output=True, text=True)
-        if done.returncode == 0:
-            return "apache-kafka"
+    if shutil.which("java") and shutil.which("mvn") and assemble_apache_kafka().returncode == 0:
+        return "apache-kafka"
     return "tansu"
 
 

@@ -120,6 +120,11 @@ class EmbeddedBroker:
 APACHE_KAFKA_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "apache-kafka.sh"
 
 
+def assemble_apache_kafka(timeout: float = 900.0) -> subprocess.CompletedProcess[str]:
+    """``scripts/apache-kafka.sh assemble``: Kafka's jars from Maven Central (a no-op when cached)."""
+    return subprocess.run([str(APACHE_KAFKA_SCRIPT), "assemble"], capture_output=True, text=True, timeout=timeout)
+
+
 class ApacheKafka:
     """One Apache Kafka node (broker + controller) run by scripts/apache-kafka.sh from a checkout (tests, bench);
     its log dir survives restarts."""

@@ -21,10 +21,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         if getattr(args, "broker", None):
             settings = Settings.from_env(broker_url=_as_url(args.broker))
-    except SettingsError as exc:
-        print(f"pipeline: configuration error: {exc}", file=sys.stderr)
-        return 2
-    try:
         return int(args.handler(args, settings) or 0)
     except SettingsError as exc:
         print(f"pipeline: configuration error: {exc}", file=sys.stderr)

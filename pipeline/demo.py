@@ -34,11 +34,6 @@ DEV_ENV = {
 }
 
 
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment that reproduces ``settings`` in a child process."""
-    return settings.to_env()
-
-
 class WorkerProcess:
     """``pipeline worker`` in a child process, with its own web port and data directory."""
 
@@ -48,7 +43,7 @@ class WorkerProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, ready_timeout: float = 60.0) -> WorkerProcess:
-        env = {**os.environ, **settings_env(self.settings)}
+        env = {**os.environ, **self.settings.to_env()}
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"], env=env,
                                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

@@ -20,12 +20,11 @@ from typing import Any, Protocol
 import pytest
 
 from pipeline.admin import create_topics
-from pipeline.broker import APACHE_KAFKA_SCRIPT, ApacheKafka, EmbeddedBroker, free_port
+from pipeline.broker import ApacheKafka, EmbeddedBroker, assemble_apache_kafka, free_port
 from pipeline.demo import DEV_ENV, WorkerProcess
 from pipeline.settings import Settings
 
 pytestmark = pytest.mark.integration
-SCRIPT = APACHE_KAFKA_SCRIPT
 NEEDS = "Apache Kafka tests need Java 17+ and Maven"
 _FIGURES: list[tuple[str, dict[str, Any]]] = []
 
@@ -58,7 +57,7 @@ def kafka_assembled() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{reason} (CI=true: the Apache Kafka tests must run)", pytrace=False)
         pytest.skip(reason)
-    done = subprocess.run([str(SCRIPT), "assemble"], capture_output=True, text=True, timeout=900)
+    done = assemble_apache_kafka()
     if done.returncode != 0:
         pytest.fail(f"scripts/apache-kafka.sh assemble failed:\n{done.stderr[-3000:]}")
 

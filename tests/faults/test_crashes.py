@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.faults.conftest import ApacheKafka, Broker, Stack
+from tests.faults.conftest import ApacheKafka, Stack
 from tests.faults.harness import check_exactly_once, keyed, make_articles, produce, wait_metric
 from tests.integration.conftest import metric
 
@@ -65,8 +65,7 @@ def test_two_workers_one_sigkilled_on_apache_kafka(
     """Apache Kafka only: on the embedded Tansu broker this lost 1 of 200 articles in about half the runs
     (the survivor took the dead worker's partitions but one article never reached the enriched topic); Tansu
     is the demo and development broker, and that loss is an open defect in the README."""
-    any_broker: Broker = apache_kafka
-    stack: Stack = stack_for(any_broker)
+    stack: Stack = stack_for(apache_kafka)
     articles = make_articles(200, "pair")
     first, second = stack.worker(), stack.worker()
     batches = chunks(articles, 20)
@@ -75,7 +74,7 @@ def test_two_workers_one_sigkilled_on_apache_kafka(
     # second joins) and one of them owns the window stage.
     window_owner = [False, False]
     while sent < len(batches) // 2:
-        produce(any_broker.bootstrap, keyed(batches[sent]))
+        produce(apache_kafka.bootstrap, keyed(batches[sent]))
         sent += 1
         deadline = time.monotonic() + 3
         while time.monotonic() < deadline:
@@ -89,14 +88,14 @@ def test_two_workers_one_sigkilled_on_apache_kafka(
         break
     assert all(metric(w.scrape() or "", RECEIVED) > 0 for w in (first, second)), "one worker got no partition"
     victim, survivor = (first, second) if window_owner[0] else (second, first)
-    produce(any_broker.bootstrap, keyed(batches[sent]))
+    produce(apache_kafka.bootstrap, keyed(batches[sent]))
     sent += 1
     victim.kill()  # the window stage's owner: its partitions and table state must move to the survivor
     for batch in batches[sent:]:
-        produce(any_broker.bootstrap, keyed(batch))
+        produce(apache_kafka.bootstrap, keyed(batch))
     figures.update(sent=len(articles), faults="SIGKILL one of two workers (the window owner)",
                    killed_after_batches=sent)
-    check_exactly_once(any_broker.bootstrap, articles, figures)
+    check_exactly_once(apache_kafka.bootstrap, articles, figures)
     assert survivor.process is not None and survivor.process.poll() is None
 
 
