@@ -11,9 +11,10 @@ import pytest
 
 from tests.faults.conftest import ApacheKafka, Stack
 from tests.faults.harness import check_exactly_once, keyed, make_articles, produce, wait_metric
+from tests.helpers import STALL_PRONE
 from tests.integration.conftest import metric
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, STALL_PRONE]
 RECEIVED = "pipeline_articles_received_total"
 
 
