@@ -12,6 +12,7 @@ from pipeline.agents import Channels, Pipeline
 from pipeline.analysis import Analyzer
 from pipeline.analysis.evidence import KINDS
 from pipeline.connection import faust_credentials
+from pipeline.consumer import RebalanceSafeConsumer
 from pipeline.metrics import PipelineMetrics
 from pipeline.settings import Settings
 from pipeline.topics import DLQ, ENRICHED, RAW, SIGNALS, WINDOW_INPUT, TopicSpec
@@ -45,6 +46,8 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
         # /metrics takes no body: anything larger than this is refused with 413 before it is read.
         web_application_options={"client_max_size": settings.web_max_body_bytes},
     )
+    # Before anything asks for the consumer: a rebalance must not skip input (see pipeline/consumer.py).
+    app.transport.Consumer = RebalanceSafeConsumer  # type: ignore[misc]  # this app's transport only
     setup_prometheus_sensors(app, registry=registry, name_prefix="faust")
 
     def topic(spec: TopicSpec, serializer: str) -> faust.TopicT:

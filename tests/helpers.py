@@ -7,15 +7,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# One rerun for the tests that run real workers through crashes, restarts and full corpora: a worker can stop
-# making progress after a rebalance or restart (open defect, README "Guarantees"; the original code does the
-# same). A test still has to pass once; the CI log shows RERUN when the first attempt failed.
-STALL_PRONE = pytest.mark.flaky(reruns=1)
 SCHEMAS = ROOT / "schemas"
 
 

@@ -21,10 +21,9 @@ from pipeline.settings import Settings
 from pipeline.topics import RAW
 from tests.deploy.prometheus_process import PrometheusError, PrometheusProcess, local_config
 from tests.deploy.support import PROMETHEUS_DIR, dashboards, panels, require_tool, rules
-from tests.helpers import STALL_PRONE
 from tests.integration.conftest import metric, produce
 
-pytestmark = [pytest.mark.integration, STALL_PRONE]
+pytestmark = pytest.mark.integration
 
 BUILTINS = {"__rate_interval": "1m", "__range": "1h", "__interval": "15s"}
 ZERO_FALLBACK = " or vector(0)"

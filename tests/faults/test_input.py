@@ -20,10 +20,10 @@ from tests.faults.harness import (
     produce,
     wait_metric,
 )
-from tests.helpers import STALL_PRONE, assert_valid
+from tests.helpers import assert_valid
 from tests.integration.conftest import metric
 
-pytestmark = [pytest.mark.integration, STALL_PRONE]
+pytestmark = pytest.mark.integration
 MAX_BYTES = 262_144  # the default PIPELINE_MAX_ARTICLE_BYTES
 FRENCH = ("La Banque populaire de Chine a rappelé que les transactions en cryptomonnaies restent interdites "
           "sur le continent, tandis que Hong Kong accorde de nouvelles licences aux plateformes d'échange.")

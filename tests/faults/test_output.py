@@ -12,10 +12,9 @@ from kafka.admin import ConfigResource, ConfigResourceType
 from pipeline.topics import ENRICHED
 from tests.faults.conftest import ApacheKafka, Stack
 from tests.faults.harness import check_exactly_once, keyed, make_articles, produce, wait_metric
-from tests.helpers import STALL_PRONE
 from tests.integration.conftest import metric
 
-pytestmark = [pytest.mark.integration, STALL_PRONE]
+pytestmark = pytest.mark.integration
 SEND_FAILURES = "pipeline_send_failures_total"
 ENRICHED_LABEL = f'topic="{ENRICHED.name}"'
 
