@@ -15,7 +15,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from vaderSentiment.vaderSentiment import BOOSTER_DICT, SentimentIntensityAnalyzer, SentiText
+from pipeline.analysis.vader import FastVader
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 _PUNCTUATION = string.punctuation
@@ -81,40 +81,12 @@ def default_lexicon() -> Lexicon:
     return load_lexicon(json.loads(raw))
 
 
-class _NewsVader(SentimentIntensityAnalyzer):  # type: ignore[misc]
-    """VADER without its emoji pass on text that has no emoji. The pass rebuilds the text one character
-    at a time (about an eighth of VADER's time per sentence); news sentences rarely carry an emoji, and
-    when one does the original method runs. The rest mirrors ``polarity_scores`` (vaderSentiment 3.3.2,
-    MIT licence) so the scores are identical."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._emoji_chars = frozenset(key for key in self.emojis if len(key) == 1)
-
-    def polarity_scores(self, text: str) -> dict[str, float]:
-        if not text.isascii() and not self._emoji_chars.isdisjoint(text):
-            return dict(super().polarity_scores(text))
-        text = text.strip()
-        sentitext = SentiText(text)
-        sentiments: list[float] = []
-        words = sentitext.words_and_emoticons
-        for i, item in enumerate(words):
-            lowered = item.lower()
-            if lowered in BOOSTER_DICT or (
-                    i < len(words) - 1 and lowered == "kind" and words[i + 1].lower() == "of"):
-                sentiments.append(0)
-                continue
-            sentiments = self.sentiment_valence(0, sentitext, item, i, sentiments)
-        sentiments = self._but_check(words, sentiments)
-        return dict(self.score_valence(sentiments, text))
-
-
 class ToneScorer:
     """VADER with the domain lexicon merged in; one instance per process (building it costs ~50 ms)."""
 
     def __init__(self, lexicon: Lexicon) -> None:
         self.lexicon = lexicon
-        self._vader = _NewsVader()
+        self._vader = FastVader()
         for word in lexicon.neutralise:
             # Words VADER scores that carry no tone in financial news ("bitcoin mining", "bull" markets).
             self._vader.lexicon.pop(word, None)
@@ -153,7 +125,7 @@ class ToneScorer:
             # VADER gives valence only to lexicon entries (looked up raw or punctuation-stripped), so a
             # sentence without any scores 0: skip the expensive call, same result.
             return 0.0
-        return float(self._vader.polarity_scores(rewritten)["compound"])
+        return self._vader.compound(rewritten)
 
 
 @cache

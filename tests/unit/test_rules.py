@@ -6,12 +6,11 @@ import json
 from typing import Any
 
 import pytest
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from pipeline.analysis import Analyzer, ArticleInput
 from pipeline.analysis.evidence import detect
 from pipeline.analysis.registry import default_registry
-from pipeline.analysis.tone import _NewsVader, default_scorer
+from pipeline.analysis.tone import default_scorer
 from tests.helpers import assert_valid
 
 
@@ -67,12 +66,6 @@ def test_phrases_become_single_scored_tokens() -> None:
     assert scorer.rewrite("Regulators cracked down on miners") .split()[1] == "xcrackdownx"
     assert scorer.score("The exchange put its token plans on hold.") < 0
     assert scorer.score("Regulators gave the green light to a bitcoin fund.") > 0
-
-
-def test_vader_without_the_emoji_pass_scores_identically() -> None:
-    plain, fast = SentimentIntensityAnalyzer(), _NewsVader()
-    for text in ("Bitcoin rallied!!! Great news :)", "Not good, but not BAD either 😀", "kind of fine"):
-        assert plain.polarity_scores(text) == fast.polarity_scores(text)
 
 
 def test_sentences_without_lexicon_words_skip_vader_and_score_zero() -> None:
