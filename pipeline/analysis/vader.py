@@ -20,16 +20,12 @@ from vaderSentiment.vaderSentiment import (
     SPECIAL_CASES,
     SentimentIntensityAnalyzer,
     allcap_differential,
+    normalize,
     scalar_inc_dec,
 )
 
 _NEGATE = frozenset(NEGATE)
 _PUNCTUATION = string.punctuation
-
-
-def _strip_punctuation(token: str) -> str:
-    stripped = token.strip(_PUNCTUATION)
-    return token if len(stripped) <= 2 else stripped
 
 
 def _negated(lowered: str) -> bool:
@@ -47,11 +43,22 @@ class FastVader(SentimentIntensityAnalyzer):  # type: ignore[misc]
         if not text.isascii() and not self._emoji_chars.isdisjoint(text):
             return float(self.polarity_scores(text)["compound"])
         text = text.strip()
-        words = [_strip_punctuation(token) for token in text.split()]
+        # SentiText's tokens: punctuation stripped unless that leaves two characters or fewer (emoticons)
+        words = [stripped if len(stripped := token.strip(_PUNCTUATION)) > 2 else token for token in text.split()]
         lower = [word.lower() for word in words]
         sentiments = self._sentiments(words, lower)
-        sentiments = self._but_check(words, sentiments)
-        return float(self.score_valence(sentiments, text)["compound"])
+        if "but" in lower:
+            sentiments = self._but_check(words, sentiments)
+        if not sentiments:
+            return 0.0
+        # score_valence's compound (its pos/neg/neu shares are not needed)
+        total = float(sum(sentiments))
+        emphasis = self._punctuation_emphasis(text)
+        if total > 0:
+            total += emphasis
+        elif total < 0:
+            total -= emphasis
+        return round(float(normalize(total)), 4)
 
     def _sentiments(self, words: list[str], lower: list[str]) -> list[float]:
         lexicon = self.lexicon
