@@ -4,7 +4,7 @@ Two stages:
 - ``enrich`` reads ``articles.raw.v1`` (N partitions), validates, drops re-sent duplicates, analyses, and
   sends ``articles.enriched.v1`` plus a compact window contribution; an id is remembered as seen only after
   the broker acknowledged its outputs (see :meth:`Pipeline.handle_raw`);
-- ``windows`` reads the one-partition window input (contributions and in-band ticks), updates the
+- ``windows`` reads the one-partition window input (contributions and in-band ticks) in batches, updates the
   changelogged window table through :class:`pipeline.aggregate.WindowBook` and sends
   ``signals.reciprocity.v1`` for every window that closes (or is revised by a late article).
 """
@@ -14,8 +14,9 @@ from __future__ import annotations
 import base64
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.types import ChannelT, EventT, StreamT
@@ -28,6 +29,7 @@ from pipeline.records import DeadLetter, EnrichedArticle, ReciprocitySignal
 from pipeline.settings import Settings
 from pipeline.topics import RAW, TABLES, WINDOW_INPUT
 from pipeline.validation import Rejection, validate_raw
+from pipeline.writeback import WriteBack
 
 log = logging.getLogger(__name__)
 PRUNE_INTERVAL_SECONDS = 60.0
@@ -68,8 +70,11 @@ class Pipeline:
         # Article id -> [content hash, first seen, partition]: dedup at the door, co-partitioned with the raw topic.
         self.seen = app.Table("seen-articles", default=None, partitions=settings.partitions)
         self._last_prune: dict[int, float] = {}
-        self.windows = app.Table("windows", default=None, partitions=TABLES["windows"])
-        self.book = WindowBook(self.windows, settings.window_sizes, settings.window_grace_seconds,
+        # One partition: the changelog partition of a write is 0 whatever the current event (writes are made
+        # after a batch, outside any one event's processing).
+        self.windows = app.Table("windows", default=None, partitions=TABLES["windows"], use_partitioner=True)
+        self.window_store = WriteBack(self.windows)
+        self.book = WindowBook(self.window_store, settings.window_sizes, settings.window_grace_seconds,
                                settings.window_retention_seconds, settings.idle_close_seconds,
                                analyzer.version, partitions=settings.partitions)
         self.enrich = app.agent(channels.raw, name="enrich")(self._enrich)
@@ -151,12 +156,27 @@ class Pipeline:
 
     # -- stage 2 ----------------------------------------------------------------------------------
     async def _windows(self, stream: StreamT[Any]) -> None:
-        async for event in stream.events():
-            await self.handle_window_input(event)
+        # In batches: a window's value (its dedup fingerprints among them) goes to the changelog whole, so it
+        # is written once per batch, not once per article. One partition: no event decides where it goes.
+        batches = cast(faust.Stream[Any], stream).take_events(self.settings.batch_max_events,
+                                                              within=self.settings.batch_max_wait_seconds)
+        async for events in batches:
+            await self.handle_window_batch(events)
 
-    async def handle_window_input(self, event: EventT[Any]) -> None:
+    async def handle_window_batch(self, events: Sequence[EventT[Any]]) -> None:
+        """Apply every input to the windows, write each changed window once, then wait until the broker has
+        the batch's signals and dead letters. Faust acks the events (and may commit them) after this returns;
+        a crash before that re-reads them, and the windows' fingerprints drop what they counted already."""
+        sends: list[Pending] = []
+        for event in events:
+            sends.extend(await self._apply_window_input(event))
+        self.window_store.flush()
+        await self.outbox.settle(sends)
+
+    async def _apply_window_input(self, event: EventT[Any]) -> list[Pending]:
         message: dict[str, Any] = event.value  # type: ignore[assignment]  # the json codec decodes to a dict
         now = time.time()
+        sends: list[Pending] = []
         if message.get("type") == "tick":
             outcome = self.book.tick(now)
         else:
@@ -168,21 +188,21 @@ class Pipeline:
                 if outcome.duplicates:
                     self.metrics.window_duplicates.labels(label).inc(outcome.duplicates / len(
                         self.settings.window_sizes))
-            if outcome.counted:
-                for size in self.settings.window_sizes:
-                    self.metrics.window_articles.labels(window_label(size)).inc()
+                if outcome.counted:
+                    self.metrics.window_articles.labels(label).inc()
             if outcome.too_late:
-                await self.outbox.settle([await self.dead_letter(event, Rejection(
-                    "too_late", f"published {iso(contribution.ts)}, older than the windows kept"))])
+                sends.append(await self.dead_letter(event, Rejection(
+                    "too_late", f"published {iso(contribution.ts)}, older than the windows kept")))
         for signal in outcome.signals:
             label = window_label(signal["window_seconds"])
             if signal["revision"] > 1:
                 self.metrics.late_articles.labels(label).inc()
             key = window_key(_parse_start(signal), signal["window_seconds"]).encode()
-            await self.outbox.send_and_settle(self.channels.signals, key, ReciprocitySignal(**signal), event)
+            sends.append(await self.outbox.send(self.channels.signals, key, ReciprocitySignal(**signal), event))
             self.metrics.windows_emitted.labels(label).inc()
             if signal["reciprocity_index"] is not None:
                 self.metrics.reciprocity_index.labels(label).set(signal["reciprocity_index"])
+        return sends
 
     async def _tick(self) -> None:
         # From a timer, outside any transaction: a tick changes nothing twice (it only closes what is due).

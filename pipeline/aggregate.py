@@ -94,7 +94,7 @@ def _fingerprint(kind: str, value: str) -> str:
 
 def new_window(start: int, size: int) -> dict[str, Any]:
     return {"start": start, "size": size, "revision": 0, "late": 0, "articles": 0, "crypto": 0,
-            "mainland": 0, "seen": [], "sources": {}, "jurisdictions": {}, "kinds": {}, "top": []}
+            "mainland": 0, "seen": {}, "sources": {}, "jurisdictions": {}, "kinds": {}, "top": []}
 
 
 def add_to_window(window: dict[str, Any], c: Contribution, late: bool) -> bool:
@@ -103,9 +103,11 @@ def add_to_window(window: dict[str, Any], c: Contribution, late: bool) -> bool:
     if c.url_key:
         keys.append(_fingerprint("url", c.url_key))
     seen = window["seen"]
+    if isinstance(seen, list):  # written before fingerprints were kept as a JSON object (a set)
+        seen = window["seen"] = dict.fromkeys(seen, 1)
     if any(k in seen for k in keys):
         return False
-    seen.extend(keys)
+    seen.update(dict.fromkeys(keys, 1))
     window["articles"] += 1
     window["late"] += int(late)
     window["crypto"] += int(c.crypto_relevant)

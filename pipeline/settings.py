@@ -148,6 +148,14 @@ class Settings:
         "PIPELINE_PROCESSING_GUARANTEE", _choice(GUARANTEES), "at_least_once",
         "`at_least_once` or `exactly_once` (needs Apache Kafka; the embedded broker has no transactions).",
     )
+    batch_max_events: int = _env(
+        "PIPELINE_BATCH_MAX_EVENTS", _positive(int), 200,
+        "Most input messages a stage takes as one batch (its outputs acknowledged, its table writes made once).",
+    )
+    batch_max_wait_seconds: float = _env(
+        "PIPELINE_BATCH_MAX_WAIT_SECONDS", _positive(float), 0.02,
+        "Longest a stage waits to fill a batch before it processes what it has: the latency it may add.",
+    )
     dedup_retention_seconds: int = _env(
         "PIPELINE_DEDUP_RETENTION_SECONDS", _positive(int), 14 * 86400,
         "How long an article id is remembered for duplicate detection at the door.",
