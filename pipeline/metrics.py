@@ -57,7 +57,7 @@ class PipelineMetrics:
             evidence=Counter(f"{p}reciprocity_evidence", "Reciprocity evidence items found",
                              ["kind", "direction"], registry=registry),
             processing_seconds=Histogram(f"{p}processing_seconds",
-                                         "Time from reading a raw article to sending its enriched record",
+                                         "Time from taking a raw article (with its batch) to its outputs acknowledged",
                                          buckets=LATENCY_BUCKETS, registry=registry),
             # Tone can be negative and counters only grow, so the sum is split by polarity:
             # mean tone = (positive - negative) / articles.
