@@ -26,6 +26,7 @@ class RebalanceSafeConsumer(Consumer):
         committed = await super().seek_to_committed()
         never_committed = [tp for tp, offset in committed.items() if not offset and not self._is_changelog_tp(tp)]
         if never_committed:
-            self.log.info("no committed offset yet, reading from the start: %r", sorted(never_committed))
+            names = ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in never_committed))
+            self.log.info("no committed offset yet, reading from the start: %s", names)
             await self._thread.seek_to_beginning(*never_committed)
         return committed
