@@ -23,7 +23,7 @@ import faust
 from faust.streams import _current_event
 from faust.types import ChannelT, EventT, StreamT
 
-from pipeline.aggregate import Contribution, WindowBook, iso, window_key
+from pipeline.aggregate import Contribution, Outcome, WindowBook, iso, window_key
 from pipeline.analysis import Analyzer
 from pipeline.metrics import PipelineMetrics, window_label
 from pipeline.outbox import Outbox, PartitionRevoked, Pending
@@ -45,6 +45,7 @@ class _Outputs:
     article_id: str = ""
     seen_entry: list[Any] | None = None  # [content hash, first seen, partition]
     enriched: bool = False
+    contribution: dict[str, Any] | None = None  # for the window stage, sent with the batch's others
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,9 @@ class Pipeline:
             try:
                 for event in events:
                     done.append((event, await self._send_outputs(event, batch)))
-                await self.outbox.settle([send for _, outputs in done for send in outputs.sends])
+                sends = [send for _, outputs in done for send in outputs.sends]
+                sends.extend(await self._send_contributions(done))
+                await self.outbox.settle(sends)
             except PartitionRevoked as exc:
                 log.warning("partition moved mid-batch (%s): its new owner processes the batch again", exc)
                 return
@@ -130,6 +133,17 @@ class Pipeline:
             elapsed = time.perf_counter() - started  # each article's outputs were settled only now
             for _ in range(enriched):
                 self.metrics.processing_seconds.observe(elapsed)
+
+    async def _send_contributions(self, done: list[tuple[EventT[Any], _Outputs]]) -> list[Pending]:
+        """One window-input message per raw partition in the batch, with that partition's contributions in
+        order: per message, not per article, is where producing and consuming costs. (Per partition, because
+        under exactly_once an output belongs to the transaction of its input's partition.)"""
+        groups: dict[int, tuple[EventT[Any], list[dict[str, Any]]]] = {}
+        for event, outputs in done:
+            if outputs.contribution is not None:
+                groups.setdefault(outputs.contribution["p"], (event, []))[1].append(outputs.contribution)
+        return [await self.outbox.send(self.channels.window_input, b"w", {"type": "articles", "cs": items}, first)
+                for first, items in groups.values()]
 
     async def _send_outputs(self, event: EventT[Any], batch: dict[str, list[Any]]) -> _Outputs:
         """The outputs of one raw message, handed to the producer (not yet acknowledged)."""
@@ -157,11 +171,9 @@ class Pipeline:
         contribution = Contribution.from_enriched(enriched, result.published_ts, partition)
         sends = [
             await self.outbox.send(self.channels.enriched, article.id.encode(), EnrichedArticle(**enriched), event),
-            await self.outbox.send(self.channels.window_input, b"w",
-                                   {"type": "article", "c": contribution.to_dict()}, event),
         ]
         self.metrics.record_enriched(enriched)
-        return _Outputs(sends, article.id, entry, enriched=True)
+        return _Outputs(sends, article.id, entry, enriched=True, contribution=contribution.to_dict())
 
     def _prune_seen(self, partition: int, now: float) -> None:
         """Forget ids older than the dedup retention, at most once a minute per partition. Only keys of
@@ -197,11 +209,14 @@ class Pipeline:
     async def _apply_window_input(self, event: EventT[Any]) -> list[Pending]:
         message: dict[str, Any] = event.value  # type: ignore[assignment]  # the json codec decodes to a dict
         now = time.time()
-        sends: list[Pending] = []
         if message.get("type") == "tick":
-            outcome = self.book.tick(now)
-        else:
-            contribution = Contribution.from_dict(message["c"])
+            return await self._send_signals(event, self.book.tick(now))
+        # "articles": the contributions of one enrich batch from one raw partition; "article": one (the
+        # format before contributions were grouped, still read).
+        items = message["cs"] if message.get("type") == "articles" else [message["c"]]
+        sends: list[Pending] = []
+        for item in items:
+            contribution = Contribution.from_dict(item)
             outcome = self.book.add(contribution, now)
             for size in self.settings.window_sizes:
                 label = window_label(size)
@@ -213,7 +228,12 @@ class Pipeline:
                     self.metrics.window_articles.labels(label).inc()
             if outcome.too_late:
                 sends.append(await self.dead_letter(event, Rejection(
-                    "too_late", f"published {iso(contribution.ts)}, older than the windows kept")))
+                    "too_late", f"published {iso(contribution.ts)}, older than the windows kept"), original=item))
+            sends.extend(await self._send_signals(event, outcome))
+        return sends
+
+    async def _send_signals(self, event: EventT[Any], outcome: Outcome) -> list[Pending]:
+        sends = []
         for signal in outcome.signals:
             label = window_label(signal["window_seconds"])
             if signal["revision"] > 1:
@@ -230,9 +250,10 @@ class Pipeline:
         await self.outbox.send_and_settle(self.channels.window_input, b"w", {"type": "tick", "now": time.time()}, None)
 
     # -- shared -----------------------------------------------------------------------------------
-    async def dead_letter(self, event: EventT[Any], rejection: Rejection) -> Pending:
+    async def dead_letter(self, event: EventT[Any], rejection: Rejection, original: Any = None) -> Pending:
+        """``original``: the part of ``event`` that was rejected, when it was not the whole message."""
         self.metrics.articles_dead_lettered.labels(rejection.reason).inc()
-        original, encoding = _original(event.value)
+        original, encoding = _original(event.value if original is None else original)
         message = event.message
         letter = DeadLetter(
             schema_version=1, reason=rejection.reason, error=rejection.error[:2000],

@@ -68,7 +68,7 @@ async def test_valid_article_is_enriched_and_contributes_to_windows(harness: Har
     assert_valid("article.enriched.v1.json", enriched)
     assert enriched["id"] == "t-1" and {j["code"] for j in enriched["jurisdictions"]} == {"HK", "CN"}
     contribution = await harness.next("window_input")
-    assert contribution["type"] == "article" and contribution["c"]["a"] == "t-1"
+    assert contribution["type"] == "articles" and [c["a"] for c in contribution["cs"]] == ["t-1"]
     assert "pipeline_articles_valid_total 1.0" in harness.metrics()
 
 
@@ -104,11 +104,13 @@ async def test_window_agent_emits_closed_windows(harness: Harness) -> None:
         for index, day in enumerate(("2021-09-24", "2021-09-24", "2021-09-26")):
             await enrich.put(encode(raw_article(f"w-{index}", published_at=f"{day}T08:00:00Z",
                                                 text=f"Article {index}: the PBoC banned crypto trading.")))
-    contributions = [await harness.next("window_input") for _ in range(3)]
+    messages = [await harness.next("window_input")]  # one per enrich batch and raw partition
+    while sum(len(m["cs"]) for m in messages) < 3:
+        messages.append(await harness.next("window_input"))
     async with harness.pipeline.window_agent.test_context() as windows:
-        for item in contributions:
+        for item in messages:
             await windows.put(item, key=b"w")
-        await windows.put(item, key=b"w")  # a redelivered contribution
+        await windows.put({"type": "article", "c": messages[0]["cs"][0]}, key=b"w")  # redelivered, old format
     signals = []
     while harness.pending("signals"):
         signals.append(await harness.next("signals"))
