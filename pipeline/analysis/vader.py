@@ -62,29 +62,33 @@ class FastVader(SentimentIntensityAnalyzer):  # type: ignore[misc]
 
     def _sentiments(self, words: list[str], lower: list[str]) -> list[float]:
         lexicon = self.lexicon
-        is_cap_diff = allcap_differential(words)
         last = len(words) - 1
-        sentiments: list[float] = []
-        for i, low in enumerate(lower):
-            valence = 0.0
-            if low in BOOSTER_DICT or (i < last and low == "kind" and lower[i + 1] == "of"):
-                sentiments.append(0)
-                continue
-            if low not in lexicon:
-                sentiments.append(0)
-                continue
+        # Only lexicon words carry valence (boosters and "kind of" score 0): visit just those.
+        sentiments: list[float] = [0] * len(words)
+        hits = [i for i, low in enumerate(lower) if low in lexicon and low not in BOOSTER_DICT
+                and not (low == "kind" and i < last and lower[i + 1] == "of")]
+        cap_diff: bool | None = None  # allcap_differential(words), computed only if a capitalised word asks
+        for i in hits:
+            low = lower[i]
             valence = lexicon[low]
             if low == "no" and i != last and lower[i + 1] in lexicon:
                 valence = 0.0
             if (i > 0 and lower[i - 1] == "no") or (i > 1 and lower[i - 2] == "no") or (
                     i > 2 and lower[i - 3] == "no" and lower[i - 1] in ("or", "nor")):
                 valence = lexicon[low] * N_SCALAR
-            if words[i].isupper() and is_cap_diff:
-                valence = valence + C_INCR if valence > 0 else valence - C_INCR
+            if words[i].isupper():
+                cap_diff = allcap_differential(words) if cap_diff is None else cap_diff
+                if cap_diff:
+                    valence = valence + C_INCR if valence > 0 else valence - C_INCR
             for start_i in range(3):
                 before = i - (start_i + 1)
                 if i > start_i and lower[before] not in lexicon:
-                    s = scalar_inc_dec(words[before], valence, is_cap_diff)
+                    s = 0.0
+                    if lower[before] in BOOSTER_DICT:
+                        # scalar_inc_dec looks at the cap differential only for an all-caps booster
+                        if words[before].isupper():
+                            cap_diff = allcap_differential(words) if cap_diff is None else cap_diff
+                        s = scalar_inc_dec(words[before], valence, bool(cap_diff))
                     if start_i == 1 and s != 0:
                         s = s * 0.95
                     if start_i == 2 and s != 0:
@@ -93,7 +97,7 @@ class FastVader(SentimentIntensityAnalyzer):  # type: ignore[misc]
                     valence = _negation_check(valence, lower, start_i, i)
                     if start_i == 2:
                         valence = _special_idioms_check(valence, lower, i)
-            sentiments.append(_least_check(valence, lower, lexicon, i))
+            sentiments[i] = _least_check(valence, lower, lexicon, i)
         return sentiments
 
 
