@@ -118,7 +118,7 @@ def test_bad_input_is_dead_lettered_and_the_stream_continues(
         assert (by_key[key]["source_partition"], by_key[key]["source_offset"]) == (meta.partition, meta.offset)
     assert by_key["bad-utf8"]["original_encoding"] == "base64"
     late = [letter for letter in letters if letter["reason"] == "too_late"]
-    assert len(late) == 1 and json.loads(late[0]["original"])["c"]["a"] == "odd-ancient"
+    assert len(late) == 1 and json.loads(late[0]["original"])["a"] == "odd-ancient"  # the contribution
 
     with Reader(any_broker.bootstrap, ENRICHED.name) as enriched:
         ids = {a["id"] for a in odd}
