@@ -153,7 +153,7 @@ class Settings:
         "Most input messages a stage takes as one batch (its outputs acknowledged, its table writes made once).",
     )
     batch_max_wait_seconds: float = _env(
-        "PIPELINE_BATCH_MAX_WAIT_SECONDS", _positive(float), 0.02,
+        "PIPELINE_BATCH_MAX_WAIT_SECONDS", _positive(float), 0.005,
         "Longest a stage waits to fill a batch before it processes what it has: the latency it may add.",
     )
     dedup_retention_seconds: int = _env(
