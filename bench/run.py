@@ -84,14 +84,16 @@ def produce(bootstrap: str, articles: list[dict[str, Any]], rate: float | None =
     producer.close()
 
 
-def topic_count(bootstrap: str, topic: str) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+def topic_count(bootstrap: str, topic: str, consumer: KafkaConsumer | None = None) -> int:
+    """Records in ``topic`` (the sum of its end offsets); pass a consumer to poll without reconnecting."""
+    client = consumer or KafkaConsumer(bootstrap_servers=bootstrap)
     try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        ends = consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
+        partitions = client.partitions_for_topic(topic) or set()
+        ends = client.end_offsets([TopicPartition(topic, p) for p in partitions])
         return int(sum(ends.values()))
     finally:
-        consumer.close()
+        if consumer is None:
+            client.close()
 
 
 def drain_rate(bootstrap: str, topic: str, total: int, timeout: float, already: int = 0) -> float:
@@ -99,15 +101,19 @@ def drain_rate(bootstrap: str, topic: str, total: int, timeout: float, already: 
     deadline = time.monotonic() + timeout
     first_time = first_count = None
     count = 0
-    while time.monotonic() < deadline:
-        count = topic_count(bootstrap, topic)
-        now = time.perf_counter()
-        if count > already and first_time is None:
-            first_time, first_count = now, count
-        if count >= total:
-            assert first_time is not None and first_count is not None
-            return (count - first_count) / max(now - first_time, 1e-6)
-        time.sleep(0.25)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)  # one connection: polling must not load the machine
+    try:
+        while time.monotonic() < deadline:
+            count = topic_count(bootstrap, topic, consumer)
+            now = time.perf_counter()
+            if count > already and first_time is None:
+                first_time, first_count = now, count
+            if count >= total:
+                assert first_time is not None and first_count is not None
+                return (count - first_count) / max(now - first_time, 1e-6)
+            time.sleep(0.25)
+    finally:
+        consumer.close()
     raise TimeoutError(f"{topic}: {count} of {total} records after {timeout:.0f}s")
 
 
@@ -147,17 +153,17 @@ def pipeline_settings(broker: Any, workdir: Path) -> Settings:
 
 
 def full_pipeline(articles: list[dict[str, Any]], workers: int, workdir: Path, latency: bool) -> dict[str, float]:
-    """Workers started and warmed up first (every worker owns partitions: the group has settled), then the
-    corpus: the steady rate users size a deployment from, not a rebalance's pause."""
+    """The corpus first, then the workers; the rate is timed from when every worker is processing (the group
+    has settled) to the last record: the steady rate users size a deployment from, not a rebalance pause."""
     with a_broker(workdir, f"pipeline-{workers}") as broker:
         settings = pipeline_settings(broker, workdir)
         create_topics(settings)
+        produce(broker.bootstrap, articles)
         group = [WorkerProcess(replace(settings, web_port=free_port()), workdir / f"worker-{workers}-{i}.log")
                  .start() for i in range(workers)]
         try:
-            warm = warm_up(broker.bootstrap, group, start_index=len(articles) * 10)
-            produce(broker.bootstrap, articles)
-            rate = drain_rate(broker.bootstrap, ENRICHED.name, warm + len(articles), STAGE_TIMEOUT_SECONDS, warm)
+            settled = wait_all_processing(broker.bootstrap, group)
+            rate = drain_rate(broker.bootstrap, ENRICHED.name, len(articles), STAGE_TIMEOUT_SECONDS, settled)
             result = {"articles_per_second": round(rate, 1)}
             if latency:
                 extra = make_corpus(max(200, int(rate * 10)), start_index=len(articles))
@@ -169,19 +175,14 @@ def full_pipeline(articles: list[dict[str, Any]], workers: int, workdir: Path, l
                 worker.stop()
 
 
-def warm_up(bootstrap: str, group: list[WorkerProcess], start_index: int, timeout: float = 120.0) -> int:
-    """Feed small batches until every worker has received articles and the enriched topic has them all;
-    returns how many articles that took."""
+def wait_all_processing(bootstrap: str, group: list[WorkerProcess], timeout: float = 120.0) -> int:
+    """Wait until every worker has received articles; returns the enriched count at that moment."""
     deadline = time.monotonic() + timeout
-    sent = 0
     while time.monotonic() < deadline:
-        produce(bootstrap, make_corpus(40, start_index=start_index + sent))
-        sent += 40
-        time.sleep(0.5)
-        received = [metric_value(w.scrape() or "", "pipeline_articles_received_total") for w in group]
-        if all(received) and topic_count(bootstrap, ENRICHED.name) >= sent:
-            return sent
-    raise TimeoutError(f"warm-up: workers did not all receive articles within {timeout:.0f}s")
+        if all(metric_value(w.scrape() or "", "pipeline_articles_received_total") for w in group):
+            return topic_count(bootstrap, ENRICHED.name)
+        time.sleep(0.1)
+    raise TimeoutError(f"not every worker received articles within {timeout:.0f}s")
 
 
 def metric_value(text: str, name: str) -> float:
