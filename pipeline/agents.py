@@ -25,6 +25,7 @@ from faust.types import ChannelT, EventT, StreamT
 
 from pipeline.aggregate import Contribution, Outcome, WindowBook, iso, window_key
 from pipeline.analysis import Analyzer
+from pipeline.consumer import RebalanceSafeConsumer
 from pipeline.metrics import PipelineMetrics, window_label
 from pipeline.outbox import Outbox, PartitionRevoked, Pending
 from pipeline.records import DeadLetter, EnrichedArticle, ReciprocitySignal
@@ -35,6 +36,7 @@ from pipeline.writeback import WriteBack
 
 log = logging.getLogger(__name__)
 PRUNE_INTERVAL_SECONDS = 60.0
+HOLE_CHECK_SECONDS = 10.0
 
 
 @dataclass
@@ -83,17 +85,15 @@ class Pipeline:
         self.enrich = app.agent(channels.raw, name="enrich")(self._enrich)
         self.window_agent = app.agent(channels.window_input, name="windows")(self._windows)
         self.tick = app.timer(settings.tick_seconds, name="window-tick")(self._tick)
+        self.hole_check = app.timer(HOLE_CHECK_SECONDS, name="input-hole-check")(self._reread_holes)
 
     # -- stage 1 ----------------------------------------------------------------------------------
     async def _enrich(self, stream: StreamT[Any]) -> None:
-        # In batches: one wait for the broker's acknowledgements per batch instead of one per article.
-        # (Batches once lost articles when partitions moved between workers; the cause was Faust skipping
-        # never-committed input after a rebalance, fixed in pipeline/consumer.py, and the fault tests that
-        # caught it run on every change.)
-        batches = cast(faust.Stream[Any], stream).take_events(self.settings.batch_max_events,
-                                                              within=self.settings.batch_max_wait_seconds)
-        async for events in batches:
-            await self.handle_raw_batch(events)
+        # One event at a time, settled before the next. Not ``take_events``: with its batches the backlog test
+        # lost 1 and 5 of 1200 articles in 2 of 8 runs (cause not found; input Faust skips is read again by
+        # :meth:`_reread_holes`, and this is something else), one event at a time lost none.
+        async for event in stream.events():
+            await self.handle_raw_batch([event])
 
     async def handle_raw_batch(self, events: Sequence[EventT[Any]]) -> None:
         """Decode, check, analyse and send each event; then wait until the broker has every output (a failed
@@ -244,6 +244,16 @@ class Pipeline:
             if signal["reciprocity_index"] is not None:
                 self.metrics.reciprocity_index.labels(label).set(signal["reciprocity_index"])
         return sends
+
+    async def _reread_holes(self) -> None:
+        consumer = self.app.consumer
+        if not isinstance(consumer, RebalanceSafeConsumer):
+            return
+        for tp, offset in consumer.reread_holes(frozenset({RAW.name, WINDOW_INPUT.name})):
+            log.warning("input %s[%d]: records from offset %d were skipped; reading them again",
+                        tp.topic, tp.partition, offset)
+            self.metrics.input_rereads.labels(tp.topic).inc()
+            await consumer.seek(tp, offset)
 
     async def _tick(self) -> None:
         # From a timer, outside any transaction: a tick changes nothing twice (it only closes what is due).

@@ -32,6 +32,7 @@ class PipelineMetrics:
     window_duplicates: Counter
     late_articles: Counter
     send_failures: Counter
+    input_rereads: Counter
     reciprocity_index: Gauge
     known_codes: frozenset[str]
     known_kinds: frozenset[str]
@@ -78,6 +79,8 @@ class PipelineMetrics:
                                   "Articles that arrived after their window closed (window re-emitted)",
                                   ["window"], registry=registry),
             send_failures=Counter(f"{p}send_failures", "Failed sends to an output topic (retried)",
+                                  ["topic"], registry=registry),
+            input_rereads=Counter(f"{p}input_rereads", "Times skipped input records were read again",
                                   ["topic"], registry=registry),
             reciprocity_index=Gauge(f"{p}reciprocity_index",
                                     "Index of the last window this worker closed (only the owner sets it)",

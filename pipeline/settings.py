@@ -150,11 +150,11 @@ class Settings:
     )
     batch_max_events: int = _env(
         "PIPELINE_BATCH_MAX_EVENTS", _positive(int), 200,
-        "Most input messages a stage takes as one batch (its outputs acknowledged, its table writes made once).",
+        "Most window-stage inputs taken as one batch (each changed window written once, outputs acknowledged once).",
     )
     batch_max_wait_seconds: float = _env(
         "PIPELINE_BATCH_MAX_WAIT_SECONDS", _positive(float), 0.005,
-        "Longest a stage waits to fill a batch before it processes what it has: the latency it may add.",
+        "Longest the window stage waits to fill a batch before it processes what it has: the latency it may add.",
     )
     dedup_retention_seconds: int = _env(
         "PIPELINE_DEDUP_RETENTION_SECONDS", _positive(int), 14 * 86400,
