@@ -5,7 +5,7 @@ Two stages:
   sends ``articles.enriched.v1`` plus a compact window contribution; an id is remembered as seen only after
   the broker acknowledged its outputs (see :meth:`Pipeline.handle_raw_batch`);
 - ``windows`` reads the one-partition window input (contributions and in-band ticks) in batches, updates the
-  changelogged window and counted-article tables through :class:`pipeline.aggregate.WindowBook` and sends
+  changelogged window table through :class:`pipeline.aggregate.WindowBook` and sends
   ``signals.reciprocity.v1`` for every window that closes (or is revised by a late article).
 """
 
@@ -78,14 +78,10 @@ class Pipeline:
         # One partition: the changelog partition of a write is 0 whatever the current event (writes are made
         # after a batch, outside any one event's processing).
         self.windows = app.Table("windows", default=None, partitions=TABLES["windows"], use_partitioner=True)
-        # Fingerprint -> event time of every article the windows counted (pipeline/counted.py): one small
-        # changelog record each, so a window's own value stays small at any volume.
-        self.counted = app.Table("counted-articles", default=None, partitions=TABLES["counted-articles"],
-                                 use_partitioner=True)
-        self.window_stores = (WriteBack(self.windows), WriteBack(self.counted))
-        self.book = WindowBook(self.window_stores[0], settings.window_sizes, settings.window_grace_seconds,
+        self.window_store = WriteBack(self.windows)
+        self.book = WindowBook(self.window_store, settings.window_sizes, settings.window_grace_seconds,
                                settings.window_retention_seconds, settings.idle_close_seconds,
-                               analyzer.version, partitions=settings.partitions, counted=self.window_stores[1])
+                               analyzer.version, partitions=settings.partitions)
         self.enrich = app.agent(channels.raw, name="enrich")(self._enrich)
         self.window_agent = app.agent(channels.window_input, name="windows")(self._windows)
         self.tick = app.timer(settings.tick_seconds, name="window-tick")(self._tick)
@@ -207,8 +203,7 @@ class Pipeline:
         sends: list[Pending] = []
         for event in events:
             sends.extend(await self._apply_window_input(event))
-        for store in self.window_stores:
-            store.flush()
+        self.window_store.flush()
         await self.outbox.settle(sends)
 
     async def _apply_window_input(self, event: EventT[Any]) -> list[Pending]:

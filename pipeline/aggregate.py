@@ -1,19 +1,20 @@
 """Pure event-time window arithmetic: enriched articles -> window aggregates -> reciprocity index.
 
-State lives in two mappings (plain dicts in tests, changelogged Faust tables in the worker): the windows,
-one JSON-able entry each whose size does not grow with its article count, and the fingerprints of the
-articles counted (:mod:`pipeline.counted`), so a redelivered article after a crash finds itself counted.
+State lives in a ``MutableMapping[str, dict]`` (a plain dict in tests, a changelogged Faust table in
+the worker). Each window is one JSON-able entry that also holds the hashes of the articles it counted,
+so the aggregate and its dedup set change together in one write: a redelivered article after a crash
+finds itself already counted.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from pipeline.counted import CountedArticles, article_fingerprints
 from pipeline.index import window_index
 
 CLOCK_KEY = "__clock__"
@@ -87,13 +88,26 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _fingerprint(kind: str, value: str) -> str:
+    return hashlib.blake2b(f"{kind}:{value}".encode(), digest_size=8).hexdigest()
+
+
 def new_window(start: int, size: int) -> dict[str, Any]:
     return {"start": start, "size": size, "revision": 0, "late": 0, "articles": 0, "crypto": 0,
-            "mainland": 0, "sources": {}, "jurisdictions": {}, "kinds": {}, "top": []}
+            "mainland": 0, "seen": {}, "sources": {}, "jurisdictions": {}, "kinds": {}, "top": []}
 
 
-def add_to_window(window: dict[str, Any], c: Contribution, late: bool) -> None:
-    """Count ``c`` in ``window`` (the caller checked it was not counted before)."""
+def add_to_window(window: dict[str, Any], c: Contribution, late: bool) -> bool:
+    """Count ``c`` in ``window`` unless it was counted already (by id or normalised URL)."""
+    keys = [_fingerprint("id", c.article_id)]
+    if c.url_key:
+        keys.append(_fingerprint("url", c.url_key))
+    seen = window["seen"]
+    if isinstance(seen, list):  # written before fingerprints were kept as a JSON object (a set)
+        seen = window["seen"] = dict.fromkeys(seen, 1)
+    if any(k in seen for k in keys):
+        return False
+    seen.update(dict.fromkeys(keys, 1))
     window["articles"] += 1
     window["late"] += int(late)
     window["crypto"] += int(c.crypto_relevant)
@@ -121,13 +135,7 @@ def add_to_window(window: dict[str, Any], c: Contribution, late: bool) -> None:
         counts[0 if polarity > 0 else 1] += 1
         window["top"].append([abs(c.reciprocity_score), c.article_id, c.source, sentence, kind, polarity])
     window["top"] = sorted(window["top"], key=lambda t: (-t[0], t[1]))[:MAX_TOP_EVIDENCE]
-
-
-def _counted_before(window: dict[str, Any], keys: list[str]) -> bool:
-    """Windows written before :mod:`pipeline.counted` kept their fingerprints in ``seen`` (a list, later an
-    object): still honoured while such a window is kept."""
-    seen = window.get("seen") or ()
-    return any(key in seen for key in keys)
+    return True
 
 
 def _mainland_tone(tones: dict[str, float]) -> float | None:
@@ -188,8 +196,7 @@ class WindowBook:
     """
 
     def __init__(self, store: MutableMapping[str, Any], sizes: Iterable[int], grace: int,
-                 retention: int, idle_seconds: float, analyzer_version: str, partitions: int = 1,
-                 counted: MutableMapping[str, int] | None = None) -> None:
+                 retention: int, idle_seconds: float, analyzer_version: str, partitions: int = 1) -> None:
         self.store = store
         self.partitions = partitions
         self.sizes = tuple(sizes)
@@ -198,7 +205,6 @@ class WindowBook:
         self.idle_seconds = idle_seconds
         self.analyzer_version = analyzer_version
         self.last_input_wall = 0.0
-        self.counted = CountedArticles({} if counted is None else counted, max(self.sizes) + grace + retention)
 
     def _clock(self) -> dict[str, Any]:
         clock = self.store.get(CLOCK_KEY)
@@ -232,36 +238,29 @@ class WindowBook:
         watermark = clock["watermark"]
         signals: list[dict[str, Any]] = []
         counted = duplicates = late = too_late = 0
-        targets: list[tuple[str, int, int, dict[str, Any] | None]] = []
         for size in self.sizes:
             start = window_start(c.ts, size)
             key = window_key(start, size)
             window = self.store.get(key)
-            if window is None and start + size + self.grace + self.retention <= watermark:
-                too_late += 1
-            else:
-                targets.append((key, start, size, window))
-        keys = article_fingerprints(c.article_id, c.url_key)
-        if self.counted.counted(keys) or any(w is not None and _counted_before(w, keys) for *_, w in targets):
-            duplicates, targets = len(targets), []
-        for key, start, size, existing in targets:
-            window = existing
             if window is None:
+                if start + size + self.grace + self.retention <= watermark:
+                    too_late += 1
+                    continue
                 window = new_window(start, size)
                 if start + size + self.grace > watermark:
                     clock["open"].append(key)
                 # else: its moment passed before any of its articles arrived; it emits at once below
             was_closed = window["revision"] > 0
             born_late = key not in clock["open"] and not was_closed
-            add_to_window(window, c, late=was_closed or born_late)
+            if not add_to_window(window, c, late=was_closed or born_late):
+                duplicates += 1
+                continue
             counted += 1
             if was_closed or born_late:
                 late += 1
                 window["revision"] += 1
                 signals.append(to_signal(window, self.analyzer_version, now))
             self.store[key] = window
-        if counted:
-            self.counted.remember(keys, c.ts)
         signals.extend(self._close(clock, watermark, now))
         self.store[CLOCK_KEY] = clock
         return Outcome(signals, counted, duplicates, late, too_late)
@@ -294,7 +293,6 @@ class WindowBook:
         clock["open"] = still_open
         if closing:
             self._prune(clock, clock["watermark"])
-            self.counted.prune(clock["watermark"], now)
         return signals
 
     def _prune(self, clock: dict[str, Any], watermark: float) -> None:

@@ -55,7 +55,7 @@ ALL_TOPICS = (*PUBLIC_TOPICS, WINDOW_INPUT)
 
 # Faust tables: name -> partitions (None: PIPELINE_PARTITIONS). A table's changelog must have as many
 # partitions as the topic its agent reads, so they are created here, not left to broker auto-creation.
-TABLES: dict[str, int | None] = {"seen-articles": None, "windows": 1, "counted-articles": 1}
+TABLES: dict[str, int | None] = {"seen-articles": None, "windows": 1}
 
 
 def changelog_topics(settings: Settings) -> tuple[TopicSpec, ...]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.aggregate import Contribution, WindowBook
+from pipeline.aggregate import Contribution, WindowBook, add_to_window, new_window
 from pipeline.writeback import WriteBack
 
 
@@ -73,3 +73,12 @@ def test_a_batch_of_articles_writes_each_window_once() -> None:
     view.flush()
     assert sorted(store.writes) == sorted(set(store.writes))  # one write per key
     assert max(w["articles"] for k, w in store.data.items() if k != "__clock__") == 50
+
+
+def test_windows_written_with_a_fingerprint_list_still_drop_duplicates() -> None:
+    window = new_window(0, 3600)
+    window["seen"] = []  # the format before fingerprints were a JSON object
+    c = Contribution("a-1", "example.org/a", "wire", 10.0, True, "absent", 0.0, {})
+    assert add_to_window(window, c, late=False)
+    window["seen"] = list(window["seen"])
+    assert not add_to_window(window, c, late=False) and window["articles"] == 1
