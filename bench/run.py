@@ -6,7 +6,9 @@
 4. the full pipeline through a real broker (Apache Kafka when Java 17+ and Maven are here, as compose deploys;
    else the embedded Tansu, whose fetches wait much longer: latency is not comparable): sustained articles/s
    of one worker process, end-to-end latency p50/p99 at half that rate, peak RSS;
-5. two workers against one.
+5. two workers against one;
+6. state memory (``bench/state.py``): the tables' growth for a million articles counted within a week, and the
+   worker RSS that makes with the peak measured in 4.
 
 Writes ``bench/results.json`` (git-ignored) with the raw figures and the ratios.
 """
@@ -245,9 +247,18 @@ def naive_pipeline(articles: list[dict[str, Any]], workdir: Path) -> dict[str, f
             log.close()
 
 
+def state_memory(articles: int) -> dict[str, Any]:
+    """``bench/state.py`` in its own process: the tables' growth for ``articles`` counted within a week."""
+    done = subprocess.run([sys.executable, "-m", "bench.state", "--articles", str(articles)], check=True,
+                          capture_output=True, text=True, timeout=STAGE_TIMEOUT_SECONDS)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=int(os.environ.get("BENCH_ARTICLES", "6000")))
+    parser.add_argument("--state-articles", type=int, default=1_000_000)
     args = parser.parse_args()
     global BROKER
     BROKER = choose_broker()
@@ -271,6 +282,10 @@ def main() -> None:
     except TimeoutError as exc:  # reported, not raised: the figures of the other stages still count
         results["pipeline_2"] = {"articles_per_second": 0.0, "unfinished": str(exc)}
     print(f"full pipeline, 2 workers: {results['pipeline_2']}", flush=True)
+    results["state"] = state_memory(args.state_articles)
+    results["state"]["estimated_worker_rss_mb"] = round(results["pipeline_1"]["peak_rss_mb"]
+                                                        + results["state"]["state_mb"], 1)
+    print(f"state memory: {results['state']}", flush=True)
     vader = results["offline"]["vader_every_sentence_articles_per_second"]
     one = results["pipeline_1"]["articles_per_second"]
     results["ratios"] = {
@@ -298,8 +313,11 @@ def print_table(results: dict[str, Any]) -> None:
     print(f"\n{'measurement':48} articles/s")
     for name, value in rows:
         print(f"{name:48} {value:>10.1f}")
+    state = results["state"]
     print(f"latency at {one['latency_rate']}/s: p50 {one['latency_p50_ms']} ms, p99 {one['latency_p99_ms']} ms; "
           f"worker peak RSS {one['peak_rss_mb']} MB")
+    print(f"state of {state['articles']} articles within a week: {state['state_mb']} MB "
+          f"({state['bytes_per_article']} bytes each); worker RSS estimate {state['estimated_worker_rss_mb']} MB")
     print("ratios: " + ", ".join(f"{k} {v}" for k, v in results["ratios"].items()))
     print(f"raw figures: {RESULTS}")
 

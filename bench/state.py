@@ -1,0 +1,80 @@
+"""State memory per article: what a worker keeps for every article it counted, a million articles in one week.
+
+The worker's tables are Faust memory stores: per key, an entry in the store's dict and one in its key -> partition
+dict. This feeds the pure core the same way: :class:`pipeline.aggregate.WindowBook` with the default windows,
+grace and retention (each window holds the fingerprints of the articles it counted), and the dedup table's entry
+per id as the enrich agent writes it. ``largest_window_bytes`` is the largest window value as JSON: what one
+changelog write of it sends (Faust's producer refuses requests over 1,000,000 bytes). A million articles
+published within a week is the worst case of the default retention (nothing has expired yet). Run in its own
+process so the resident-set growth is the state's alone::
+
+    python -m bench.state --articles 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from pipeline.aggregate import Contribution, WindowBook
+from pipeline.settings import Settings
+
+WEEK = 7 * 86400
+
+
+class MemoryStoreLike(dict[str, Any]):
+    """A dict that also keeps each key's partition, as Faust's memory store does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.key_partition: dict[str, int] = {}
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        self.key_partition[key] = 0
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def fill(count: int) -> dict[str, Any]:
+    settings = Settings.from_env({})
+    windows, seen = MemoryStoreLike(), MemoryStoreLike()
+    book = WindowBook(windows, settings.window_sizes, settings.window_grace_seconds,
+                      settings.window_retention_seconds, settings.idle_close_seconds, "bench",
+                      partitions=settings.partitions)
+    start, step = 1_704_067_200, WEEK / count
+    before = rss_mb()
+    started = time.perf_counter()
+    for index in range(count):
+        article_id = f"bench-{index:07d}"
+        tones = {"HK": 0.2, "CN": -0.1} if index % 3 == 0 else {}
+        c = Contribution(article_id, f"bench.example.org/a/{index}", f"source-{index % 60}", start + index * step,
+                         index % 2 == 0, "hostile" if tones else "absent", -0.3 if tones else 0.0, tones,
+                         [("ban", -1, "The regulator banned it.")] if index % 7 == 0 else [], index % 4)
+        book.add(c, now=1.0)
+        content_hash = hashlib.blake2b(article_id.encode(), digest_size=16).hexdigest()
+        seen[article_id] = [content_hash, time.time(), index % 4]  # as Pipeline._send_outputs writes it
+    grown = rss_mb() - before
+    return {"articles": count, "seconds": round(time.perf_counter() - started, 1),
+            "state_mb": round(grown, 1), "bytes_per_article": round(grown * 1024 * 1024 / count),
+            "keys": {"seen-articles": len(seen), "windows": len(windows)},
+            "largest_window_bytes": max(len(json.dumps(w)) for w in windows.values())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=1_000_000)
+    print(json.dumps(fill(parser.parse_args().articles)))
+
+
+if __name__ == "__main__":
+    main()
