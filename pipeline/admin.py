@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from kafka import KafkaAdminClient
@@ -11,6 +12,8 @@ from kafka.errors import TopicAlreadyExistsError
 from pipeline.connection import kafka_python_options
 from pipeline.settings import Settings
 from pipeline.topics import TopicSpec, declared_topics
+
+TOPIC_METADATA_WAIT_SECONDS = 15.0
 
 
 class TopicMismatchError(RuntimeError):
@@ -63,6 +66,12 @@ def create_topics(settings: Settings, specs: tuple[TopicSpec, ...] | None = None
                     pass
         finally:
             admin.close()
+        # A created topic reaches the broker's metadata a moment after the controller acknowledged it (Apache
+        # Kafka, KRaft): wait for it rather than report it missing.
+        deadline = time.monotonic() + TOPIC_METADATA_WAIT_SECONDS
+        while time.monotonic() < deadline and any(
+                status.actual_partitions is None for status in describe(settings, specs)):
+            time.sleep(0.2)
     verify_topics(settings, specs)
     return created
 

@@ -33,6 +33,7 @@ class PipelineMetrics:
     late_articles: Counter
     send_failures: Counter
     input_rereads: Counter
+    stale_records: Counter
     reciprocity_index: Gauge
     known_codes: frozenset[str]
     known_kinds: frozenset[str]
@@ -82,6 +83,9 @@ class PipelineMetrics:
                                   ["topic"], registry=registry),
             input_rereads=Counter(f"{p}input_rereads", "Times skipped input records were read again",
                                   ["topic"], registry=registry),
+            stale_records=Counter(f"{p}input_stale_records",
+                                  "Records fetched before their partition was sought again: dropped unread, "
+                                  "read again from the new position", registry=registry),
             reciprocity_index=Gauge(f"{p}reciprocity_index",
                                     "Index of the last window this worker closed (only the owner sets it)",
                                     ["window"], registry=registry),
