@@ -150,11 +150,12 @@ class Settings:
     )
     batch_max_events: int = _env(
         "PIPELINE_BATCH_MAX_EVENTS", _positive(int), 200,
-        "Most window-stage inputs taken as one batch (each changed window written once, outputs acknowledged once).",
+        "Most inputs either stage takes as one batch (outputs acknowledged once per batch; each changed window "
+        "written once).",
     )
     batch_max_wait_seconds: float = _env(
         "PIPELINE_BATCH_MAX_WAIT_SECONDS", _positive(float), 0.005,
-        "Longest the window stage waits to fill a batch before it processes what it has: the latency it may add.",
+        "Longest a stage waits to fill a batch before it processes what it has: the latency it may add.",
     )
     dedup_retention_seconds: int = _env(
         "PIPELINE_DEDUP_RETENTION_SECONDS", _positive(int), 14 * 86400,
