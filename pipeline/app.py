@@ -15,7 +15,7 @@ from pipeline.connection import faust_credentials
 from pipeline.consumer import RebalanceSafeConsumer
 from pipeline.metrics import PipelineMetrics
 from pipeline.settings import Settings
-from pipeline.topics import DLQ, ENRICHED, RAW, SIGNALS, WINDOW_INPUT, TopicSpec
+from pipeline.topics import DLQ, ENRICHED, MAX_RECORD_BYTES, RAW, SIGNALS, WINDOW_INPUT, TopicSpec
 
 
 def create_app(settings: Settings | None = None, registry: CollectorRegistry | None = None,
@@ -41,6 +41,9 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
         consumer_auto_offset_reset="earliest",
+        # A daily window's changelog value can pass the default 1,000,000 bytes (see topics.MAX_RECORD_BYTES):
+        # over the limit the producer refused it and the worker crashed.
+        producer_max_request_size=MAX_RECORD_BYTES + 64 * 1024,
         table_cleanup_interval=timedelta(seconds=30),
         logging_config=None,
         # /metrics takes no body: anything larger than this is refused with 413 before it is read.

@@ -56,12 +56,18 @@ ALL_TOPICS = (*PUBLIC_TOPICS, WINDOW_INPUT)
 # Faust tables: name -> partitions (None: PIPELINE_PARTITIONS). A table's changelog must have as many
 # partitions as the topic its agent reads, so they are created here, not left to broker auto-creation.
 TABLES: dict[str, int | None] = {"seen-articles": None, "windows": 1}
+# The largest record the worker produces: a window's changelog value holds the fingerprints of what it counted
+# (about 42 bytes an article), so a daily window of 24,000 articles passes Kafka's default 1 MB. 16 MiB takes a
+# day of about 380,000; the windows changelog allows it (Faust's producer limit is raised to match, app.py).
+MAX_RECORD_BYTES = 16 * 1024 * 1024
+_CHANGELOG_CONFIG = {"cleanup.policy": "compact"}
+_TABLE_CONFIG: dict[str, dict[str, str]] = {"windows": {"max.message.bytes": str(MAX_RECORD_BYTES)}}
 
 
 def changelog_topics(settings: Settings) -> tuple[TopicSpec, ...]:
     return tuple(
         TopicSpec(f"{settings.app_id}-{table}-changelog", "table key", partitions,
-                  {"cleanup.policy": "compact"}, internal=True)
+                  {**_CHANGELOG_CONFIG, **_TABLE_CONFIG.get(table, {})}, internal=True)
         for table, partitions in TABLES.items()
     )
 
