@@ -65,8 +65,15 @@ class RebalanceSafeConsumer(Consumer):
                 self._first_read.pop(tp, None)
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
-        self._new_epoch(revoked)
+        # Faust forgets the committed offsets of ``revoked`` first, then waits for the events in flight and
+        # commits what they acked (the next owner starts there): keep each head for that commit's check. The
+        # epoch moves on only after, so those acks count.
+        for tp in revoked:
+            head = self._head(tp)
+            if head is not None:
+                self._targets[tp] = head
         await super().on_partitions_revoked(revoked)
+        self._new_epoch(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
         self._new_epoch(assigned)
