@@ -75,7 +75,6 @@ class Pipeline:
         # Article id -> [content hash, first seen, partition]: dedup at the door, co-partitioned with the raw topic.
         self.seen = app.Table("seen-articles", default=None, partitions=settings.partitions)
         self._last_prune: dict[int, float] = {}
-        self._stale_counted = 0  # the consumer's stale-record count already added to the metric
         # One partition: the changelog partition of a write is 0 whatever the current event (writes are made
         # after a batch, outside any one event's processing).
         self.windows = app.Table("windows", default=None, partitions=TABLES["windows"], use_partitioner=True)
@@ -252,8 +251,7 @@ class Pipeline:
         consumer = self.app.consumer
         if not isinstance(consumer, RebalanceSafeConsumer):
             return
-        self.metrics.stale_records.inc(consumer.stale_records - self._stale_counted)
-        self._stale_counted = consumer.stale_records
+        self.metrics.stale_records.inc(consumer.take_stale_records())
         for tp, offset in consumer.reread_holes(frozenset({RAW.name, WINDOW_INPUT.name})):
             log.warning("input %s[%d]: records from offset %d were skipped; reading them again",
                         tp.topic, tp.partition, offset)

@@ -46,8 +46,8 @@ class RebalanceSafeConsumer(Consumer):
         self._message_epochs: weakref.WeakKeyDictionary[Message, int] = weakref.WeakKeyDictionary()
         self._targets: dict[TP, int] = {}  # where the partition was last sought to
         self._first_read: dict[TP, int] = {}  # partitions sought and not read from since: their target
-        self._holes: dict[tuple[TP, int], bool] | None = None  # holes seen at the last check
-        self.stale_records = 0  # records dropped because their partition was sought after they were fetched
+        self._holes: set[tuple[TP, int]] = set()  # holes seen at the last check
+        self._stale_records = 0  # dropped since the last take_stale_records()
 
     # -- seek epochs ---------------------------------------------------------------------------------------
     def _new_epoch(self, tps: Iterable[TP], target: Mapping[TP, int] | None = None) -> None:
@@ -87,17 +87,19 @@ class RebalanceSafeConsumer(Consumer):
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         committed = await super().seek_to_committed()
-        targets = {tp: offset for tp, offset in committed.items() if offset and not self._is_changelog_tp(tp)}
-        never_committed = [tp for tp, offset in committed.items() if not offset and not self._is_changelog_tp(tp)]
+        ours = {tp: offset for tp, offset in committed.items() if not self._is_changelog_tp(tp)}
+        targets = {tp: offset for tp, offset in ours.items() if offset}
+        never_committed = [tp for tp in ours if tp not in targets]
         if never_committed:
             names = ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in never_committed))
             self.log.info("no committed offset yet, reading from the start: %s", names)
             # An explicit seek to each log's first offset, done before Faust resumes the flow: not aiokafka's
             # seek_to_beginning, a reset that completes later, while records already flow (measured: with it a
             # worker that joined and took over a killed one skipped 10-17 records on every partition).
-            starts = await self._thread.earliest_offsets(*never_committed)
-            await self._thread.seek_wait({tp: starts[tp] for tp in never_committed})
-            targets.update({tp: starts[tp] for tp in never_committed})
+            earliest = await self._thread.earliest_offsets(*never_committed)
+            starts = {tp: earliest[tp] for tp in never_committed}
+            await self._thread.seek_wait(starts)
+            targets.update(starts)
         self._new_epoch(targets, targets)
         return committed
 
@@ -113,7 +115,6 @@ class RebalanceSafeConsumer(Consumer):
                 continue
             epoch = self._fetch_epochs.get(tp, 0)
             if epoch != self._epochs.get(tp, 0):
-                self.stale_records += 1
                 stale[tp] = stale.get(tp, 0) + 1
                 continue
             first = self._first_read.pop(tp, None)
@@ -129,11 +130,17 @@ class RebalanceSafeConsumer(Consumer):
         # The dropped records may have come from the new position (fetched after the seek ran in the thread,
         # requested before it returned here): seek there again so none is skipped.
         for tp, count in stale.items():
+            self._stale_records += count
             target = self._targets.get(tp)
             self.log.info("%s[%d]: dropped %d records fetched before the partition was sought", tp.topic,
                           tp.partition, count)
             if target is not None and tp in self.assignment():
                 await self.seek(tp, target)
+
+    def take_stale_records(self) -> int:
+        """Records dropped because their partition was sought after they were fetched, since the last call."""
+        count, self._stale_records = self._stale_records, 0
+        return count
 
     def ack(self, message: Message) -> bool:
         epoch = self._message_epochs.get(message)
@@ -161,12 +168,12 @@ class RebalanceSafeConsumer(Consumer):
         the one at the head never came, at this check and the last one too. The seek epochs should leave no such
         hole; if one appears, reading again from the head fills it (what is read twice is dropped as a
         duplicate). Returns ``(partition, offset)`` pairs to seek to."""
-        holes = {}
+        holes = set()
         for tp, acked in list(self._acked.items()):
             head = self._head(tp)
             if tp.topic in topics and acked and head is not None and min(acked) > head:
-                holes[(tp, head)] = True
-        persistent = [key for key in holes if self._holes and key in self._holes]
+                holes.add((tp, head))
+        persistent = list(holes & self._holes)
         self._holes = holes
         return persistent
 

@@ -43,12 +43,13 @@ def test_without_a_known_head_the_first_run_is_committed() -> None:
 
 def test_offsets_without_records_count_as_acked() -> None:
     # A transaction marker at 10 (the committed offset) and at 13: the records are 11, 12 and 14.
-    assert commit([11, 12, 14], head=10, gaps=[(10, 11), (13, 14)]) == (15, [])
+    assert commit([11, 12, 14], head=10, gaps=((10, 11), (13, 14))) == (15, [])
 
 
-def test_a_gap_beyond_the_acked_records_waits() -> None:
-    offset, pending = commit([10], head=10, gaps=[(12, 14)])
-    assert (offset, pending) == (11, [])
+def test_a_gap_beyond_the_acked_records_is_kept_for_later() -> None:
+    pending, gaps = [10], IntervalTree.from_tuples([(12, 14)])
+    assert committable_offset(pending, set(pending), gaps, 10) == 11
+    assert pending == [] and [(i.begin, i.end) for i in gaps] == [(12, 14)]
 
 
 def test_acks_below_the_head_are_dropped() -> None:
