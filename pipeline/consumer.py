@@ -20,8 +20,10 @@ The defects, each of which lost input in our fault tests:
    the partition sought again, so nothing the new position returned is skipped); a record read in an older epoch
    is processed but its ack does not count (it is read again from the new position, where the dedup table drops
    it). Every seek goes through the consumer thread's queue, not a direct call from the main loop.
-3. Offsets between a seek target and the first record read from it hold no record (transaction markers, aborted
-   or expired records): they are credited as a gap here, so the head check can be strict.
+3. Offsets the fetcher steps over hold no record (transaction markers, aborted or expired records). Faust credits
+   them as a "gap" only between two records it hands over, and not after a record at offset 0 (it tests its read
+   offset for truth); here every offset stepped over since the seek target is credited, so the head check can be
+   strict.
 
 :meth:`RebalanceSafeConsumer.reread_holes` stays as the net under all of it: a partition whose committed offset
 stays below acked records at two checks in a row is read again from its committed offset.
@@ -45,7 +47,7 @@ class RebalanceSafeConsumer(Consumer):
         self._fetch_epochs: dict[TP, int] = {}  # the epochs when the batch being delivered was requested
         self._message_epochs: weakref.WeakKeyDictionary[Message, int] = weakref.WeakKeyDictionary()
         self._targets: dict[TP, int] = {}  # where the partition was last sought to
-        self._first_read: dict[TP, int] = {}  # partitions sought and not read from since: their target
+        self._next_offset: dict[TP, int] = {}  # per partition: the offset after the last record read in this epoch
         self._holes: set[tuple[TP, int]] = set()  # holes seen at the last check
         self._stale_records = 0  # dropped since the last take_stale_records()
 
@@ -59,10 +61,10 @@ class RebalanceSafeConsumer(Consumer):
             self._acked_index.pop(tp, None)
             self._gap.pop(tp, None)
             if target is not None and tp in target:
-                self._targets[tp] = self._first_read[tp] = target[tp]
+                self._targets[tp] = self._next_offset[tp] = target[tp]
             else:
                 self._targets.pop(tp, None)
-                self._first_read.pop(tp, None)
+                self._next_offset.pop(tp, None)
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         # Faust forgets the committed offsets of ``revoked`` first, then waits for the events in flight and
@@ -117,9 +119,10 @@ class RebalanceSafeConsumer(Consumer):
             if epoch != self._epochs.get(tp, 0):
                 stale[tp] = stale.get(tp, 0) + 1
                 continue
-            first = self._first_read.pop(tp, None)
-            if first is not None and message.offset > first:
-                self._gap[tp].addi(first, message.offset)  # no record there: markers, aborted or expired
+            expected = self._next_offset.get(tp)
+            if expected is not None and message.offset > expected:
+                self._gap[tp].addi(expected, message.offset)  # no record there: markers, aborted or expired
+            self._next_offset[tp] = message.offset + 1
             self._message_epochs[message] = epoch
             yield tp, message
             if self._epochs.get(tp, 0) != epoch:
