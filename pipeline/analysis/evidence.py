@@ -90,14 +90,32 @@ def _pair_kinds(pair: str) -> tuple[str, ...]:
     return tuple(kind for kind, pattern in _PAIR_RE.items() if pattern.fullmatch(pair))
 
 
+# Words known to start no trigger (no kind, no pair, no instruction): most words of most sentences, checked in
+# one set operation. Bounded like _word_info's cache.
+_INERT: set[str] = set()
+_INERT_MAX = 65536
+
+
 def _triggers(sentence: str) -> dict[str, int]:
     """Each kind's first trigger position in the sentence."""
     first: dict[str, int] = {}
     lowered = sentence.lower()
-    infos = [_word_info(word) for word in _WORD.findall(lowered)]
-    if not any(kinds or pair or instruction for kinds, pair, instruction, _ in infos):
+    found = _WORD.findall(lowered)
+    if _INERT.issuperset(found):
         return first  # most sentences: no trigger at all, no need for positions
-    words = [(m.group(0), m.start()) for m in _WORD.finditer(lowered)]
+    infos = [_word_info(word) for word in found]
+    if len(_INERT) > _INERT_MAX:
+        _INERT.clear()
+    _INERT.update(word for word, (kinds, pair, instruction, _) in zip(found, infos, strict=True)
+                  if not (kinds or pair or instruction))
+    if not any(kinds or pair or instruction for kinds, pair, instruction, _ in infos):
+        return first
+    words = []
+    position = 0
+    for word in found:  # where each word starts: the matches are in order and no other [a-z] lies between them
+        position = lowered.find(word, position)
+        words.append((word, position))
+        position += len(word)
     for index, (word, start) in enumerate(words):
         kinds, pair_first, instruction, _ = infos[index]
         for kind in kinds:

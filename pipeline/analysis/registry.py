@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
-import ahocorasick
+import ahocorasick_rs
 
 SUPPRESS = "__suppress__"
 AMBIGUOUS = "__ambiguous__"
@@ -45,8 +45,7 @@ class Alias:
     latin: bool  # whole-word boundaries apply
 
 
-@dataclass(frozen=True, slots=True)
-class Mention:
+class Mention(NamedTuple):  # a tuple: about twenty per article, built far faster than a frozen dataclass
     code: str
     start: int
     end: int
@@ -71,7 +70,6 @@ class Registry:
                                  {k: tuple(v) for k, v in a.get("prefer_when_comentioned", {}).items()})
             for a in data.get("ambiguous", [])
         }
-        self._automaton = ahocorasick.Automaton()
         entries: dict[str, list[Alias]] = {}
         for jurisdiction in data["jurisdictions"]:
             for alias in jurisdiction["aliases"]:
@@ -81,9 +79,11 @@ class Registry:
             self._add(entries, rule.text, AMBIGUOUS, "ambiguous", False)
         for item in data.get("suppress", []):
             self._add(entries, item["text"], SUPPRESS, item.get("why", "suppressed"), False)
-        for key, aliases in entries.items():
-            self._automaton.add_word(key, tuple(aliases))
-        self._automaton.make_automaton()
+        # Every match, overlapping ones too (the longest is chosen below); ahocorasick-rs scans about five times
+        # faster than pyahocorasick, which was a tenth of a worker's time.
+        self._keys = list(entries)
+        self._aliases = [tuple(entries[key]) for key in self._keys]
+        self._automaton = ahocorasick_rs.AhoCorasick(self._keys, implementation=ahocorasick_rs.Implementation.DFA)
 
     @staticmethod
     def _add(entries: dict[str, list[Alias]], text: str, code: str, kind: str, case_sensitive: bool) -> None:
@@ -101,10 +101,8 @@ class Registry:
         if len(lowered) != len(text):  # a few characters change length when lowered; keep offsets exact
             lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
         candidates: list[tuple[int, int, Alias]] = []
-        for end_index, aliases in self._automaton.iter(lowered):
-            for alias in aliases:
-                start = end_index - len(alias.text) + 1
-                end = end_index + 1
+        for index, start, end in self._automaton.find_matches_as_indexes(lowered, overlapping=True):
+            for alias in self._aliases[index]:
                 if alias.case_sensitive and text[start:end] != alias.text:
                     continue
                 if alias.latin and not _whole_word(text, start, end, alias.text):
@@ -157,9 +155,15 @@ class Registry:
 
 def _whole_word(text: str, start: int, end: int, alias: str) -> bool:
     """Word boundaries where the alias edge is a word character ("US$" may be followed by a digit)."""
-    before = text[start - 1] if start > 0 and alias[0].isalnum() else " "
-    after = text[end] if end < len(text) and alias[-1].isalnum() else " "
-    return not (before.isalnum() or before == "_") and not (after.isalnum() or after == "_")
+    if start > 0 and alias[0].isalnum():
+        before = text[start - 1]
+        if before.isalnum() or before == "_":
+            return False
+    if end < len(text) and alias[-1].isalnum():
+        after = text[end]
+        if after.isalnum() or after == "_":
+            return False
+    return True
 
 
 def _dateline_ends(text: str) -> list[tuple[int, int]]:

@@ -77,9 +77,9 @@ _PARAGRAPH = re.compile(r"\n\s*")
 
 def _split_paragraph(text: str, offset: int, spans: list[tuple[int, int]]) -> None:
     start = 0
-    candidates = sorted(
-        [m.end() for m in _LATIN_END.finditer(text)] + [m.end() for m in _CJK_END.finditer(text)]
-    )
+    candidates = [m.end() for m in _LATIN_END.finditer(text)]
+    if not text.isascii() or "!" in text or "?" in text:  # the other pass's ends; most paragraphs have none
+        candidates = sorted(candidates + [m.end() for m in _CJK_END.finditer(text)])
     for end in candidates:
         if end <= start:
             continue

@@ -92,6 +92,10 @@ class ToneScorer:
             self._vader.lexicon.pop(word, None)
         self._vader.lexicon.update(lexicon.words)
         self._lexicon_words = frozenset(word for word, valence in self._vader.lexicon.items() if valence)
+        # Tokens that can start any crypto or adjacent term: most sentences have none, one check answers both.
+        terms = (lexicon.crypto_terms, lexicon.adjacent_terms)
+        self._term_starts = frozenset().union(*(t.single | t.multi_first for t in terms))
+        self._cjk_terms = any(t.cjk for t in terms)
         hints = sorted({hint for _, _, group in lexicon.phrases for hint in group}, key=len, reverse=True)
         self._any_hint = re.compile("|".join(re.escape(hint) for hint in hints))
 
@@ -101,6 +105,8 @@ class ToneScorer:
         but an e-CNY pilot or a blockchain push is no evidence that Beijing is warming to crypto."""
         lowered = sentence.lower()
         tokens = _TOKEN.findall(lowered)
+        if self._term_starts.isdisjoint(tokens) and (lowered.isascii() or not self._cjk_terms):
+            return False, False
         private = self.lexicon.crypto_terms.search(lowered, tokens)
         return private, private or self.lexicon.adjacent_terms.search(lowered, tokens)
 
