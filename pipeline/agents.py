@@ -98,8 +98,9 @@ class Pipeline:
             await self.handle_raw_batch(events)
 
     async def handle_raw_batch(self, events: Sequence[EventT[Any]]) -> None:
-        """Decode, check, analyse and send each event; then wait until the broker has every output (a failed
-        send is counted and sent again); only then remember the new ids as seen.
+        """Decode, check and analyse each event, queueing its outputs; then hand them all to the producer and
+        wait until the broker has every one (a failed send is counted and sent again); only then remember the new
+        ids as seen.
 
         Why this order: Faust acks the events (and so may commit their offsets) only after this returns. A
         crash before that re-reads them and sends their outputs again (the window stage counts an article
@@ -112,9 +113,9 @@ class Pipeline:
             done: list[tuple[EventT[Any], _Outputs]] = []
             try:
                 for event in events:
-                    done.append((event, await self._send_outputs(event, batch)))
+                    done.append((event, self._send_outputs(event, batch)))
                 sends = [send for _, outputs in done for send in outputs.sends]
-                sends.extend(await self._send_contributions(done))
+                sends.extend(self._send_contributions(done))
                 await self.outbox.settle(sends)
             except PartitionRevoked as exc:
                 log.warning("partition moved mid-batch (%s): its new owner processes the batch again", exc)
@@ -136,7 +137,7 @@ class Pipeline:
             for _ in range(enriched):
                 self.metrics.processing_seconds.observe(elapsed)
 
-    async def _send_contributions(self, done: list[tuple[EventT[Any], _Outputs]]) -> list[Pending]:
+    def _send_contributions(self, done: list[tuple[EventT[Any], _Outputs]]) -> list[Pending]:
         """One window-input message per raw partition in the batch, with that partition's contributions in
         order: per message, not per article, is where producing and consuming costs. (Per partition, because
         under exactly_once an output belongs to the transaction of its input's partition.)"""
@@ -144,22 +145,22 @@ class Pipeline:
         for event, outputs in done:
             if outputs.contribution is not None:
                 groups.setdefault(outputs.contribution["p"], (event, []))[1].append(outputs.contribution)
-        return [await self.outbox.send(self.channels.window_input, b"w", {"type": "articles", "cs": items}, first)
+        return [self.outbox.send(self.channels.window_input, b"w", {"type": "articles", "cs": items}, first)
                 for first, items in groups.values()]
 
-    async def _send_outputs(self, event: EventT[Any], batch: dict[str, list[Any]]) -> _Outputs:
+    def _send_outputs(self, event: EventT[Any], batch: dict[str, list[Any]]) -> _Outputs:
         """The outputs of one raw message, handed to the producer (not yet acknowledged)."""
         value = event.value if isinstance(event.value, bytes | None) else str(event.value).encode()
         result = validate_raw(value, self.settings.max_article_bytes)
         if isinstance(result, Rejection):
-            return _Outputs([await self.dead_letter(event, result)])
+            return _Outputs([self.dead_letter(event, result)])
         article = result.article
         previous = batch.get(article.id) or self.seen.get(article.id)
         if previous is not None:
             if previous[0] == result.content_hash:
                 self.metrics.articles_duplicate.inc()
                 return _Outputs([])
-            return _Outputs([await self.dead_letter(event, Rejection(
+            return _Outputs([self.dead_letter(event, Rejection(
                 "id_reused", f"id {article.id!r} was first seen with other content at {iso(previous[1])}"))])
         partition = max(int(getattr(event.message, "partition", 0) or 0), 0)
         entry = [result.content_hash, time.time(), partition]
@@ -169,10 +170,10 @@ class Pipeline:
             enriched = self.analyzer.analyze(article)
         except Exception as exc:  # a rule bug must not stop the stream: the article goes to the DLQ
             log.exception("analysis failed for %r", article.id)
-            return _Outputs([await self.dead_letter(event, Rejection("analysis_error", repr(exc)))], article.id, entry)
+            return _Outputs([self.dead_letter(event, Rejection("analysis_error", repr(exc)))], article.id, entry)
         contribution = Contribution.from_enriched(enriched, result.published_ts, partition)
         sends = [
-            await self.outbox.send(self.channels.enriched, article.id.encode(), EnrichedArticle(**enriched), event),
+            self.outbox.send(self.channels.enriched, article.id.encode(), EnrichedArticle(**enriched), event),
         ]
         self.metrics.record_enriched(enriched)
         return _Outputs(sends, article.id, entry, enriched=True, contribution=contribution.to_dict())
@@ -204,15 +205,15 @@ class Pipeline:
         a crash before that re-reads them, and the windows' fingerprints drop what they counted already."""
         sends: list[Pending] = []
         for event in events:
-            sends.extend(await self._apply_window_input(event))
+            sends.extend(self._apply_window_input(event))
         self.window_store.flush()
         await self.outbox.settle(sends)
 
-    async def _apply_window_input(self, event: EventT[Any]) -> list[Pending]:
+    def _apply_window_input(self, event: EventT[Any]) -> list[Pending]:
         message: dict[str, Any] = event.value  # type: ignore[assignment]  # the json codec decodes to a dict
         now = time.time()
         if message.get("type") == "tick":
-            return await self._send_signals(event, self.book.tick(now))
+            return self._send_signals(event, self.book.tick(now))
         # "articles": the contributions of one enrich batch from one raw partition; "article": one (the
         # format before contributions were grouped, still read).
         items = message["cs"] if message.get("type") == "articles" else [message["c"]]
@@ -229,19 +230,19 @@ class Pipeline:
                 if outcome.counted:
                     self.metrics.window_articles.labels(label).inc()
             if outcome.too_late:
-                sends.append(await self.dead_letter(event, Rejection(
+                sends.append(self.dead_letter(event, Rejection(
                     "too_late", f"published {iso(contribution.ts)}, older than the windows kept"), original=item))
-            sends.extend(await self._send_signals(event, outcome))
+            sends.extend(self._send_signals(event, outcome))
         return sends
 
-    async def _send_signals(self, event: EventT[Any], outcome: Outcome) -> list[Pending]:
+    def _send_signals(self, event: EventT[Any], outcome: Outcome) -> list[Pending]:
         sends = []
         for signal in outcome.signals:
             label = window_label(signal["window_seconds"])
             if signal["revision"] > 1:
                 self.metrics.late_articles.labels(label).inc()
             key = window_key(_parse_start(signal), signal["window_seconds"]).encode()
-            sends.append(await self.outbox.send(self.channels.signals, key, ReciprocitySignal(**signal), event))
+            sends.append(self.outbox.send(self.channels.signals, key, ReciprocitySignal(**signal), event))
             self.metrics.windows_emitted.labels(label).inc()
             if signal["reciprocity_index"] is not None:
                 self.metrics.reciprocity_index.labels(label).set(signal["reciprocity_index"])
@@ -263,7 +264,7 @@ class Pipeline:
         await self.outbox.send_and_settle(self.channels.window_input, b"w", {"type": "tick", "now": time.time()}, None)
 
     # -- shared -----------------------------------------------------------------------------------
-    async def dead_letter(self, event: EventT[Any], rejection: Rejection, original: Any = None) -> Pending:
+    def dead_letter(self, event: EventT[Any], rejection: Rejection, original: Any = None) -> Pending:
         """``original``: the part of ``event`` that was rejected, when it was not the whole message."""
         self.metrics.articles_dead_lettered.labels(rejection.reason).inc()
         original, encoding = _original(event.value if original is None else original)
@@ -277,7 +278,7 @@ class Pipeline:
             analyzer_version=self.analyzer.version,
         )
         key = event.key if isinstance(event.key, bytes) else None
-        return await self.outbox.send(self.channels.dlq, key or b"", letter, event)
+        return self.outbox.send(self.channels.dlq, key or b"", letter, event)
 
 
 def _original(value: Any) -> tuple[str, str]:

@@ -1,8 +1,10 @@
 """Sending from the agents: every output is acknowledged by the broker before its input counts as done.
 
-``Outbox.send`` hands a message to the producer and returns at once; ``Outbox.settle`` waits for the broker's
-acknowledgements, counting a failed send (``pipeline_send_failures_total``) and sending it again with capped
-backoff until it is acknowledged: the stream stalls, visibly, instead of committing past a lost message.
+``Outbox.send`` queues a message; ``Outbox.settle`` hands the queued messages to the producer back to back (so it
+batches them: one produce request per partition, not one per message sent between two articles' analyses) and
+waits for the broker's acknowledgements, counting a failed send (``pipeline_send_failures_total``) and sending it
+again with capped backoff until it is acknowledged: the stream stalls, visibly, instead of committing past a lost
+message.
 
 Under ``exactly_once`` each output goes into the Kafka transaction of the partition its *input* came from,
 the transaction Faust commits together with that partition's consumed offsets. (Faust's own routing picks the
@@ -44,7 +46,7 @@ class Pending:
     key: bytes
     value: Any
     transactional_id: str | None
-    ack: Awaitable[Any] | None = None  # set when the producer takes the message
+    ack: Awaitable[Any] | None = None  # set when the producer takes the message (in Outbox.settle)
 
 
 class Outbox:
@@ -61,14 +63,16 @@ class Outbox:
         group = self.app.assignor.group_for_topic(message.topic)
         return f"{self.app.conf.id}-{group}-{message.partition}"
 
-    async def send(self, channel: ChannelT[Any], key: bytes, value: Any, source: EventT[Any] | None) -> Pending:
-        """Hand one message to the producer; its acknowledgement is awaited in :meth:`settle`."""
-        item = Pending(channel, key, value, self.transactional_id(source))
-        await self._produce(item)
-        return item
+    def send(self, channel: ChannelT[Any], key: bytes, value: Any, source: EventT[Any] | None) -> Pending:
+        """Queue one message for :meth:`settle`, in the transaction of ``source``'s partition (exactly_once)."""
+        return Pending(channel, key, value, self.transactional_id(source))
 
     async def settle(self, pending: list[Pending]) -> None:
-        """Wait for every acknowledgement; send again what failed, until the broker has it."""
+        """Hand what is queued to the producer, in order; then wait for every acknowledgement, sending again
+        what failed until the broker has it."""
+        for item in pending:
+            if item.ack is None:
+                await self._produce(item)
         for item in pending:
             attempt = 0
             while True:
@@ -83,7 +87,7 @@ class Outbox:
 
     async def send_and_settle(self, channel: ChannelT[Any], key: bytes, value: Any,
                               source: EventT[Any] | None) -> None:
-        await self.settle([await self.send(channel, key, value, source)])
+        await self.settle([self.send(channel, key, value, source)])
 
     @asynccontextmanager
     async def commits_held(self) -> AsyncIterator[None]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import faust
 import pytest
+from faust.types import TP
 from prometheus_client import CollectorRegistry, generate_latest
 
 from pipeline.agents import Pipeline
@@ -49,6 +50,9 @@ def make_harness(settings: Settings) -> Harness:
     app = create_app(settings, CollectorRegistry())
     app.finalize()
     app.flow_control.resume()
+    # No broker to ask for partitions: the windows table (one partition, written through the partitioner)
+    # would crash the window agent at its first flush.
+    app.producer.key_partition = lambda topic, key: TP(topic, 0)  # type: ignore[method-assign]
     pipeline: Pipeline = app.pipeline  # type: ignore[attr-defined]
     channels = {name: app.channel() for name in ("enriched", "signals", "dlq", "window_input")}
     pipeline.channels = replace(pipeline.channels, **channels)
