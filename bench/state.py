@@ -2,9 +2,10 @@
 
 The worker's tables are Faust memory stores: per key, an entry in the store's dict and one in its key -> partition
 dict. This feeds the pure core the same way: :class:`pipeline.aggregate.WindowBook` with the default windows,
-grace and retention (each window holds the fingerprints of the articles it counted), and the dedup table's entry
-per id as the enrich agent writes it. ``largest_window_bytes`` is the largest window value as JSON: what one
-changelog write of it sends (Faust's producer refuses requests over 1,000,000 bytes). A million articles
+grace and retention (each window holds the fingerprints of the articles it counted) through the write-back view
+the window stage writes with (once per batch, fingerprints packed), and the dedup table's entry per id as the
+enrich agent writes it. ``largest_window_bytes`` is the largest window value as JSON: what one changelog write
+of it sends (the windows changelog takes records up to 16 MiB, ``pipeline.topics.MAX_RECORD_BYTES``). A million articles
 published within a week is the worst case of the default retention (nothing has expired yet). Run in its own
 process so the resident-set growth is the state's alone::
 
@@ -21,9 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.aggregate import Contribution, WindowBook
+from pipeline.dedup import packed_window, seen_entry
 from pipeline.settings import Settings
+from pipeline.writeback import WriteBack
 
 WEEK = 7 * 86400
+BATCH = 200  # articles per window-stage batch (PIPELINE_BATCH_MAX_EVENTS)
 
 
 class MemoryStoreLike(dict[str, Any]):
@@ -48,7 +52,8 @@ def rss_mb() -> float:
 def fill(count: int) -> dict[str, Any]:
     settings = Settings.from_env({})
     windows, seen = MemoryStoreLike(), MemoryStoreLike()
-    book = WindowBook(windows, settings.window_sizes, settings.window_grace_seconds,
+    view = WriteBack(windows, encode=packed_window)
+    book = WindowBook(view, settings.window_sizes, settings.window_grace_seconds,
                       settings.window_retention_seconds, settings.idle_close_seconds, "bench",
                       partitions=settings.partitions)
     start, step = 1_704_067_200, WEEK / count
@@ -62,7 +67,10 @@ def fill(count: int) -> dict[str, Any]:
                          [("ban", -1, "The regulator banned it.")] if index % 7 == 0 else [], index % 4)
         book.add(c, now=1.0)
         content_hash = hashlib.blake2b(article_id.encode(), digest_size=16).hexdigest()
-        seen[article_id] = [content_hash, time.time(), index % 4]  # as Pipeline._send_outputs writes it
+        seen[article_id] = seen_entry(content_hash, time.time(), index % 4)  # as Pipeline._send_outputs writes it
+        if index % BATCH == BATCH - 1:
+            view.flush()  # the window stage writes its windows (fingerprints packed) once per batch
+    view.flush()
     grown = rss_mb() - before
     return {"articles": count, "seconds": round(time.perf_counter() - started, 1),
             "state_mb": round(grown, 1), "bytes_per_article": round(grown * 1024 * 1024 / count),

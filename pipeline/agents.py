@@ -26,6 +26,7 @@ from faust.types import ChannelT, EventT, StreamT
 from pipeline.aggregate import Contribution, Outcome, WindowBook, iso, window_key
 from pipeline.analysis import Analyzer
 from pipeline.consumer import RebalanceSafeConsumer
+from pipeline.dedup import expired_in, packed_window, parse_seen, same_content, seen_entry
 from pipeline.metrics import PipelineMetrics, window_label
 from pipeline.outbox import Outbox, PartitionRevoked, Pending
 from pipeline.records import DeadLetter, EnrichedArticle, ReciprocitySignal
@@ -45,7 +46,7 @@ class _Outputs:
 
     sends: list[Pending]
     article_id: str = ""
-    seen_entry: list[Any] | None = None  # [content hash, first seen, partition]
+    seen_entry: str | None = None  # see pipeline.dedup.seen_entry
     enriched: bool = False
     contribution: dict[str, Any] | None = None  # for the window stage, sent with the batch's others
 
@@ -78,7 +79,7 @@ class Pipeline:
         # One partition: the changelog partition of a write is 0 whatever the current event (writes are made
         # after a batch, outside any one event's processing).
         self.windows = app.Table("windows", default=None, partitions=TABLES["windows"], use_partitioner=True)
-        self.window_store = WriteBack(self.windows)
+        self.window_store = WriteBack(self.windows, encode=packed_window)
         self.book = WindowBook(self.window_store, settings.window_sizes, settings.window_grace_seconds,
                                settings.window_retention_seconds, settings.idle_close_seconds,
                                analyzer.version, partitions=settings.partitions)
@@ -109,7 +110,7 @@ class Pipeline:
         started = time.perf_counter()
         self.metrics.articles_received.inc(len(events))
         async with self.outbox.commits_held():
-            batch: dict[str, list[Any]] = {}  # ids new in this batch: a copy later in the batch is a duplicate
+            batch: dict[str, str] = {}  # ids new in this batch (their seen entries): a later copy is a duplicate
             done: list[tuple[EventT[Any], _Outputs]] = []
             try:
                 for event in events:
@@ -129,7 +130,7 @@ class Pipeline:
                     token = _current_event.set(weakref.ref(event))
                     try:
                         self.seen[outputs.article_id] = outputs.seen_entry
-                        self._prune_seen(outputs.seen_entry[2], time.time())
+                        self._prune_seen(parse_seen(outputs.seen_entry)[2], time.time())
                     finally:
                         _current_event.reset(token)
                 enriched += outputs.enriched
@@ -148,7 +149,7 @@ class Pipeline:
         return [self.outbox.send(self.channels.window_input, b"w", {"type": "articles", "cs": items}, first)
                 for first, items in groups.values()]
 
-    def _send_outputs(self, event: EventT[Any], batch: dict[str, list[Any]]) -> _Outputs:
+    def _send_outputs(self, event: EventT[Any], batch: dict[str, str]) -> _Outputs:
         """The outputs of one raw message, handed to the producer (not yet acknowledged)."""
         value = event.value if isinstance(event.value, bytes | None) else str(event.value).encode()
         result = validate_raw(value, self.settings.max_article_bytes)
@@ -157,13 +158,14 @@ class Pipeline:
         article = result.article
         previous = batch.get(article.id) or self.seen.get(article.id)
         if previous is not None:
-            if previous[0] == result.content_hash:
+            stored_hash, first_seen, _ = parse_seen(previous)
+            if same_content(stored_hash, result.content_hash):
                 self.metrics.articles_duplicate.inc()
                 return _Outputs([])
             return _Outputs([self.dead_letter(event, Rejection(
-                "id_reused", f"id {article.id!r} was first seen with other content at {iso(previous[1])}"))])
+                "id_reused", f"id {article.id!r} was first seen with other content at {iso(first_seen)}"))])
         partition = max(int(getattr(event.message, "partition", 0) or 0), 0)
-        entry = [result.content_hash, time.time(), partition]
+        entry = seen_entry(result.content_hash, time.time(), partition)
         batch[article.id] = entry
         self.metrics.articles_valid.inc()
         try:
@@ -185,8 +187,7 @@ class Pipeline:
             return
         self._last_prune[partition] = now
         horizon = now - self.settings.dedup_retention_seconds
-        expired = [key for key, (_, first_seen, owner) in list(self.seen.items())
-                   if owner == partition and first_seen < horizon]
+        expired = [key for key, entry in list(self.seen.items()) if expired_in(entry, partition, horizon)]
         for key in expired:
             del self.seen[key]
 

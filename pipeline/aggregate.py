@@ -1,9 +1,9 @@
 """Pure event-time window arithmetic: enriched articles -> window aggregates -> reciprocity index.
 
 State lives in a ``MutableMapping[str, dict]`` (a plain dict in tests, a changelogged Faust table in
-the worker). Each window is one JSON-able entry that also holds the hashes of the articles it counted,
-so the aggregate and its dedup set change together in one write: a redelivered article after a crash
-finds itself already counted.
+the worker). Each window is one entry that also holds the fingerprints of the articles it counted (compact, see
+:mod:`pipeline.dedup`; JSON-able once :func:`pipeline.dedup.packed_window` packed them), so the aggregate and its
+dedup set change together in one write: a redelivered article after a crash finds itself already counted.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from pipeline import dedup
 from pipeline.index import window_index
 
 CLOCK_KEY = "__clock__"
@@ -88,13 +89,14 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _fingerprint(kind: str, value: str) -> str:
-    return hashlib.blake2b(f"{kind}:{value}".encode(), digest_size=8).hexdigest()
+def _fingerprint(kind: str, value: str) -> int:
+    # The 64-bit integer of the hex digest windows kept before (so their fingerprints still match)
+    return int.from_bytes(hashlib.blake2b(f"{kind}:{value}".encode(), digest_size=8).digest(), "big")
 
 
 def new_window(start: int, size: int) -> dict[str, Any]:
     return {"start": start, "size": size, "revision": 0, "late": 0, "articles": 0, "crypto": 0,
-            "mainland": 0, "seen": {}, "sources": {}, "jurisdictions": {}, "kinds": {}, "top": []}
+            "mainland": 0, "seen": dedup.Fingerprints(), "sources": {}, "jurisdictions": {}, "kinds": {}, "top": []}
 
 
 def add_to_window(window: dict[str, Any], c: Contribution, late: bool) -> bool:
@@ -102,12 +104,9 @@ def add_to_window(window: dict[str, Any], c: Contribution, late: bool) -> bool:
     keys = [_fingerprint("id", c.article_id)]
     if c.url_key:
         keys.append(_fingerprint("url", c.url_key))
-    seen = window["seen"]
-    if isinstance(seen, list):  # written before fingerprints were kept as a JSON object (a set)
-        seen = window["seen"] = dict.fromkeys(seen, 1)
-    if any(k in seen for k in keys):
+    seen = window["seen"] = dedup.fingerprints(window["seen"])
+    if not seen.add_new(keys):
         return False
-    seen.update(dict.fromkeys(keys, 1))
     window["articles"] += 1
     window["late"] += int(late)
     window["crypto"] += int(c.crypto_relevant)
@@ -134,7 +133,8 @@ def add_to_window(window: dict[str, Any], c: Contribution, late: bool) -> bool:
         counts = window["kinds"].setdefault(kind, [0, 0])
         counts[0 if polarity > 0 else 1] += 1
         window["top"].append([abs(c.reciprocity_score), c.article_id, c.source, sentence, kind, polarity])
-    window["top"] = sorted(window["top"], key=lambda t: (-t[0], t[1]))[:MAX_TOP_EVIDENCE]
+    if c.evidence:
+        window["top"] = sorted(window["top"], key=lambda t: (-t[0], t[1]))[:MAX_TOP_EVIDENCE]
     return True
 
 

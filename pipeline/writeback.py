@@ -8,15 +8,16 @@ batch. Pure: no Faust import; unit-tested against a dict.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 _DELETED = object()
 
 
 class WriteBack(MutableMapping[str, Any]):
-    def __init__(self, store: MutableMapping[str, Any]) -> None:
+    def __init__(self, store: MutableMapping[str, Any], encode: Callable[[Any], Any] = lambda value: value) -> None:
         self.store = store
+        self.encode = encode  # applied to each value as it is written to the store
         self._pending: dict[str, Any] = {}  # key -> new value, or _DELETED
 
     def __getitem__(self, key: str) -> Any:
@@ -59,5 +60,5 @@ class WriteBack(MutableMapping[str, Any]):
                 if key in self.store:
                     del self.store[key]
             else:
-                self.store[key] = value
+                self.store[key] = self.encode(value)
         return len(pending)

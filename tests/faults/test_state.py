@@ -14,7 +14,7 @@ from tests.faults.conftest import ApacheKafka, Stack
 from tests.faults.harness import BASE_TS, Reader, latest_signals, produce, wait_metric
 
 pytestmark = pytest.mark.integration
-ARTICLES = 30_000  # fingerprints of about 36 bytes each: a daily window of 1.08 MB (measured: 1,081,804 bytes)
+ARTICLES = 52_000  # two packed fingerprints of about 11 bytes each: a daily window of 1.11 MB (1,109,555 bytes)
 PER_MESSAGE = 250  # contributions per window-input message, as the enrich stage groups them per batch
 
 
@@ -53,11 +53,11 @@ def test_a_daily_window_over_a_megabyte_survives_a_sigkill_on_apache_kafka(
     worker.kill()
     worker.start(ready_timeout=90)
     # After the crash the window comes back from its changelog: a late article is counted on top of all
-    # 30,000 (a value the changelog could not take would come back older, or not at all), and one of the
-    # 30,000 sent again is recognised by its fingerprint.
+    # 52,000 (a value the changelog could not take would come back older, or not at all), and one of the
+    # 52,000 sent again is recognised by its fingerprint.
     _send(apache_kafka.bootstrap, [_contribution(ARTICLES + 1, BASE_TS + 3600), _contribution(7, BASE_TS + 7)])
     revised = _daily_count(apache_kafka.bootstrap, day, ARTICLES + 1)
-    figures.update(sent=ARTICLES + 3, faults="1 x SIGKILL worker with a 1.08 MB daily window",
+    figures.update(sent=ARTICLES + 3, faults="1 x SIGKILL worker with a 1.11 MB daily window",
                    first_count=first.get("articles"), revised_count=revised.get("articles"),
                    revision=revised.get("revision"))
     assert revised.get("articles") == ARTICLES + 1, (

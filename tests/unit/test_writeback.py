@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import pytest
 
 from pipeline.aggregate import Contribution, WindowBook, add_to_window, new_window
+from pipeline.dedup import packed_window
 from pipeline.writeback import WriteBack
 
 
@@ -75,10 +77,30 @@ def test_a_batch_of_articles_writes_each_window_once() -> None:
     assert max(w["articles"] for k, w in store.data.items() if k != "__clock__") == 50
 
 
-def test_windows_written_with_a_fingerprint_list_still_drop_duplicates() -> None:
+def test_windows_reach_the_store_with_their_fingerprints_packed() -> None:
+    store = CountingStore()
+    view = WriteBack(store, encode=packed_window)
+    book = WindowBook(view, (3600,), grace=0, retention=86400, idle_seconds=30, analyzer_version="t")
+    for n in range(3):
+        book.add(Contribution(f"a-{n}", f"example.org/{n}", "wire", 1_700_000_000 + n, True, "absent", 0.0, {}),
+                 now=1.0)
+    view.flush()
+    window = next(w for k, w in store.data.items() if k != "__clock__")
+    assert isinstance(window["seen"], str) and json.loads(json.dumps(window)) == window
+    # The next batch reads it back from the store and still recognises what it counted
+    outcome = book.add(Contribution("a-1", "example.org/1", "wire", 1_700_000_001, True, "absent", 0.0, {}), now=2.0)
+    assert outcome.duplicates == 1 and outcome.counted == 0
+
+
+@pytest.mark.parametrize("form", ["list", "object", "packed"])
+def test_windows_written_in_any_fingerprint_form_still_drop_duplicates(form: str) -> None:
     window = new_window(0, 3600)
-    window["seen"] = []  # the format before fingerprints were a JSON object
     c = Contribution("a-1", "example.org/a", "wire", 10.0, True, "absent", 0.0, {})
     assert add_to_window(window, c, late=False)
-    window["seen"] = list(window["seen"])
+    hex_keys = [f"{key:016x}" for key in window["seen"]]
+    # Before fingerprints were packed: JSON hex strings in a list, then as an object's keys (a set)
+    window["seen"] = {"list": hex_keys, "object": dict.fromkeys(hex_keys, 1),
+                      "packed": json.loads(json.dumps(packed_window(window)))["seen"]}[form]
     assert not add_to_window(window, c, late=False) and window["articles"] == 1
+    other = Contribution("a-2", "example.org/b", "wire", 11.0, True, "absent", 0.0, {})
+    assert add_to_window(window, other, late=False) and window["articles"] == 2

@@ -1,0 +1,116 @@
+"""Dedup state in a compact form: the windows' fingerprint sets and the enrich stage's seen entries. Pure.
+
+Both are kept for every article of the retention period (a week of windows, two weeks of ids), in the worker's
+memory and in their changelogs, so their size per article is what bounds a worker's memory:
+
+- A window's fingerprints (two per article: its id and its normalised URL) are 64-bit integers. While a batch is
+  applied they are sorted ``array('Q')`` buckets (8 bytes each, looked up by bisection); in the table and its
+  changelog, one sorted array, big-endian and base64-encoded (about 11 bytes each). Windows written before kept
+  them as JSON hex strings, in a list or as the keys of an object: those are read too.
+- A seen entry is one string, ``"<content hash, 16 hex> <first seen, epoch seconds> <raw partition>"``, instead of
+  a list of three JSON values. Entries written before, ``[content hash, first seen, partition]``, are read too.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import sys
+from array import array
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+assert array("Q").itemsize == 8, "array('Q') must hold 64-bit integers"
+_SWAP = sys.byteorder == "little"  # packed big-endian, whatever the machine
+HASH_CHARS = 16  # of the content hash kept in a seen entry: 64 bits tell a re-sent article from a reused id
+_BUCKET_SHIFT = 56  # buckets by the top byte: an insert moves 1/256 of a window's fingerprints, not half
+
+
+class Fingerprints:
+    """A window's fingerprints while a batch is applied: sorted ``array('Q')`` buckets, looked up by bisection.
+    In bucket order they are the whole set sorted, which is what is packed."""
+
+    __slots__ = ("buckets",)
+
+    def __init__(self, values: Iterable[int] = ()) -> None:
+        ordered = array("Q", sorted(set(values))) if not isinstance(values, array) else values
+        self.buckets: list[array[int]] = []
+        low = 0
+        for top in range(1, 257):
+            high = bisect.bisect_left(ordered, top << _BUCKET_SHIFT) if top < 256 else len(ordered)
+            self.buckets.append(ordered[low:high])
+            low = high
+
+    def add_new(self, keys: Iterable[int]) -> bool:
+        """Insert ``keys`` unless any of them is here already; True if inserted."""
+        wanted = set(keys)
+        places = []
+        for key in wanted:
+            bucket = self.buckets[key >> _BUCKET_SHIFT]
+            index = bisect.bisect_left(bucket, key)
+            if index < len(bucket) and bucket[index] == key:
+                return False
+            places.append((bucket, key))
+        for bucket, key in places:
+            bucket.insert(bisect.bisect_left(bucket, key), key)
+        return True
+
+    def __iter__(self) -> Iterator[int]:
+        for bucket in self.buckets:
+            yield from bucket
+
+    def __len__(self) -> int:
+        return sum(len(bucket) for bucket in self.buckets)
+
+    def pack(self) -> str:
+        big_endian = array("Q")
+        for bucket in self.buckets:
+            big_endian.extend(bucket)
+        if _SWAP:
+            big_endian.byteswap()
+        return base64.b64encode(big_endian.tobytes()).decode("ascii")
+
+
+def fingerprints(value: Any) -> Fingerprints:
+    """The working form of a window's ``seen`` value, whichever form it was stored in."""
+    if isinstance(value, Fingerprints):
+        return value
+    if isinstance(value, str):
+        packed = array("Q")
+        packed.frombytes(base64.b64decode(value))
+        if _SWAP:
+            packed.byteswap()
+        return Fingerprints(packed)
+    # Written before: hex strings, in a list or as the keys of an object
+    return Fingerprints(int(item, 16) for item in value)
+
+
+def packed_window(value: Any) -> Any:
+    """What a window table write stores: the value with its fingerprints packed (other values unchanged)."""
+    if isinstance(value, dict) and isinstance(value.get("seen"), Fingerprints):
+        return {**value, "seen": value["seen"].pack()}
+    return value
+
+
+# -- seen entries ------------------------------------------------------------------------------------------
+def seen_entry(content_hash: str, first_seen: float, partition: int) -> str:
+    return f"{content_hash[:HASH_CHARS]} {int(first_seen)} {partition}"
+
+
+def parse_seen(entry: Any) -> tuple[str, float, int]:
+    """(content hash or its first 16 characters, first seen, partition) of an entry in either form."""
+    if isinstance(entry, str):
+        content_hash, first_seen, partition = entry.split(" ")
+        return content_hash, float(first_seen), int(partition)
+    content_hash, first_seen, partition = entry
+    return str(content_hash), float(first_seen), int(partition)
+
+
+def same_content(stored_hash: str, content_hash: str) -> bool:
+    return content_hash.startswith(stored_hash) and len(stored_hash) >= HASH_CHARS
+
+
+def expired_in(entry: Any, partition: int, horizon: float) -> bool:
+    """Whether ``entry`` was first seen before ``horizon`` on raw partition ``partition``."""
+    _, first_seen, owner = parse_seen(entry)
+    return owner == partition and first_seen < horizon
