@@ -23,30 +23,34 @@ from typing import Any
 assert array("Q").itemsize == 8, "array('Q') must hold 64-bit integers"
 _SWAP = sys.byteorder == "little"  # packed big-endian, whatever the machine
 HASH_CHARS = 16  # of the content hash kept in a seen entry: 64 bits tell a re-sent article from a reused id
-_BUCKET_SHIFT = 56  # buckets by the top byte: an insert moves 1/256 of a window's fingerprints, not half
+_BUCKET_SIZE = 1024  # fingerprints a bucket holds about: an insert moves at most a few kilobytes
 
 
 class Fingerprints:
-    """A window's fingerprints while a batch is applied: sorted ``array('Q')`` buckets, looked up by bisection.
-    In bucket order they are the whole set sorted, which is what is packed."""
+    """A window's fingerprints while a batch is applied: sorted ``array('Q')`` buckets by the top bits, looked up
+    by bisection; as many buckets as the set had thousands of fingerprints when read (a power of two, at most 256),
+    so a small window is one array. In bucket order they are the whole set sorted, which is what is packed."""
 
-    __slots__ = ("buckets",)
+    __slots__ = ("buckets", "shift")
 
     def __init__(self, values: Iterable[int] = ()) -> None:
-        ordered = array("Q", sorted(set(values))) if not isinstance(values, array) else values
+        ordered = values if isinstance(values, array) else array("Q", sorted(set(values)))
+        bits = min(8, (len(ordered) // _BUCKET_SIZE).bit_length())
+        self.shift = 64 - bits
         self.buckets: list[array[int]] = []
         low = 0
-        for top in range(1, 257):
-            high = bisect.bisect_left(ordered, top << _BUCKET_SHIFT) if top < 256 else len(ordered)
+        for top in range(1, 2**bits):
+            high = bisect.bisect_left(ordered, top << self.shift)
             self.buckets.append(ordered[low:high])
             low = high
+        self.buckets.append(ordered[low:] if low else ordered)
 
     def add_new(self, keys: Iterable[int]) -> bool:
         """Insert ``keys`` unless any of them is here already; True if inserted."""
         wanted = set(keys)
         places = []
         for key in wanted:
-            bucket = self.buckets[key >> _BUCKET_SHIFT]
+            bucket = self.buckets[key >> self.shift]
             index = bisect.bisect_left(bucket, key)
             if index < len(bucket) and bucket[index] == key:
                 return False
