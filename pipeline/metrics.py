@@ -7,7 +7,7 @@ Label values are bounded: reason codes, evidence kinds and jurisdiction codes fr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -37,6 +37,8 @@ class PipelineMetrics:
     reciprocity_index: Gauge
     known_codes: frozenset[str]
     known_kinds: frozenset[str]
+    # (metric, label values) -> its child: per-article counts skip labels()'s lock and checks (bounded labels)
+    _children: dict[tuple[int, tuple[str, ...]], Counter] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def create(cls, registry: CollectorRegistry, jurisdiction_codes: frozenset[str],
@@ -99,16 +101,23 @@ class PipelineMetrics:
     def kind(self, kind: str) -> str:
         return kind if kind in self.known_kinds else OTHER
 
+    def _child(self, metric: Counter, *labels: str) -> Counter:
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def record_enriched(self, enriched: dict[str, object]) -> None:
         for j in enriched["jurisdictions"]:  # type: ignore[attr-defined]
-            self.jurisdiction_mentions.labels(self.code(j["code"])).inc()
+            self._child(self.jurisdiction_mentions, self.code(j["code"])).inc()
         for code, tone in enriched["by_jurisdiction"].items():  # type: ignore[attr-defined]
             label = self.code(code)
             value = float(tone["sentiment"])
-            self.crypto_tone_articles.labels(label).inc()
-            self.crypto_tone_sum.labels(label, "positive" if value >= 0 else "negative").inc(abs(value))
+            self._child(self.crypto_tone_articles, label).inc()
+            self._child(self.crypto_tone_sum, label, "positive" if value >= 0 else "negative").inc(abs(value))
         for item in enriched["reciprocity"]["evidence"]:  # type: ignore[index]
-            self.evidence.labels(self.kind(item["kind"]), "up" if item["polarity"] > 0 else "down").inc()
+            self._child(self.evidence, self.kind(item["kind"]), "up" if item["polarity"] > 0 else "down").inc()
 
 
 def window_label(size: int) -> str:
