@@ -119,6 +119,11 @@ def drain_rate(bootstrap: str, topic: str, total: int, timeout: float, already: 
     raise TimeoutError(f"{topic}: {count} of {total} records after {timeout:.0f}s")
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -165,8 +170,12 @@ def full_pipeline(articles: list[dict[str, Any]], workers: int, workdir: Path, l
                  .start() for i in range(workers)]
         try:
             settled = wait_all_processing(broker.bootstrap, group)
+            cpu_before = sum(cpu_seconds(w.process.pid) for w in group if w.process)
             rate = drain_rate(broker.bootstrap, ENRICHED.name, len(articles), STAGE_TIMEOUT_SECONDS, settled)
-            result = {"articles_per_second": round(rate, 1)}
+            # CPU time the workers spent per article: what a core buys, less moved by a shared machine's noise
+            cpu = sum(cpu_seconds(w.process.pid) for w in group if w.process) - cpu_before
+            result = {"articles_per_second": round(rate, 1),
+                      "worker_cpu_ms_per_article": round(cpu * 1000 / max(len(articles) - settled, 1), 2)}
             if latency:
                 extra = make_corpus(max(200, int(rate * 10)), start_index=len(articles))
                 result.update(measure_latency(broker.bootstrap, extra, rate / 2, len(articles)))
@@ -314,6 +323,8 @@ def print_table(results: dict[str, Any]) -> None:
     for name, value in rows:
         print(f"{name:48} {value:>10.1f}")
     state = results["state"]
+    print(f"worker CPU per article: {one['worker_cpu_ms_per_article']} ms (1 worker), "
+          f"{two.get('worker_cpu_ms_per_article')} ms (2 workers)")
     print(f"latency at {one['latency_rate']}/s: p50 {one['latency_p50_ms']} ms, p99 {one['latency_p99_ms']} ms; "
           f"worker peak RSS {one['peak_rss_mb']} MB")
     print(f"state of {state['articles']} articles within a week: {state['state_mb']} MB "
