@@ -208,7 +208,10 @@ class Pipeline:
         for event in events:
             sends.extend(self._apply_window_input(event))
         self.window_store.flush()
-        await self.outbox.settle(sends)
+        try:
+            await self.outbox.settle(sends)
+        except PartitionRevoked as exc:
+            log.warning("window input moved mid-batch (%s): its new owner processes the batch again", exc)
 
     def _apply_window_input(self, event: EventT[Any]) -> list[Pending]:
         message: dict[str, Any] = event.value  # type: ignore[assignment]  # the json codec decodes to a dict

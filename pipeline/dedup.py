@@ -34,7 +34,9 @@ class Fingerprints:
     __slots__ = ("buckets", "shift")
 
     def __init__(self, values: Iterable[int] = ()) -> None:
-        ordered = values if isinstance(values, array) else array("Q", sorted(set(values)))
+        self._split(values if isinstance(values, array) else array("Q", sorted(set(values))))
+
+    def _split(self, ordered: array[int]) -> None:
         bits = min(8, (len(ordered) // _BUCKET_SIZE).bit_length())
         self.shift = 64 - bits
         self.buckets: list[array[int]] = []
@@ -57,7 +59,16 @@ class Fingerprints:
             places.append((bucket, key))
         for bucket, key in places:
             bucket.insert(bisect.bisect_left(bucket, key), key)
+        if self.shift > 56 and any(len(bucket) > 4 * _BUCKET_SIZE for bucket, _ in places):
+            # Grown within one batch (a new window taking a large backlog): split again, or inserts move ever more
+            self._split(self._sorted())
         return True
+
+    def _sorted(self) -> array[int]:
+        whole = array("Q")
+        for bucket in self.buckets:
+            whole.extend(bucket)
+        return whole
 
     def __iter__(self) -> Iterator[int]:
         for bucket in self.buckets:
@@ -67,9 +78,7 @@ class Fingerprints:
         return sum(len(bucket) for bucket in self.buckets)
 
     def pack(self) -> str:
-        big_endian = array("Q")
-        for bucket in self.buckets:
-            big_endian.extend(bucket)
+        big_endian = self._sorted()
         if _SWAP:
             big_endian.byteswap()
         return base64.b64encode(big_endian.tobytes()).decode("ascii")

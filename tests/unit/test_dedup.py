@@ -69,3 +69,14 @@ def test_expired_in_checks_partition_and_age() -> None:
     assert not expired_in(entry, 1, horizon=101.0)
     assert not expired_in(entry, 2, horizon=100.0)
     assert expired_in([CONTENT_HASH, 100.0, 2], 2, horizon=101.0)
+
+
+def test_a_set_grown_within_one_batch_splits_into_buckets() -> None:
+    rng = random.Random(11)
+    keys = list({rng.getrandbits(64) for _ in range(20_000)})
+    seen = Fingerprints()
+    for key in keys:
+        assert seen.add_new([key])
+    assert len(seen.buckets) > 1 and max(len(bucket) for bucket in seen.buckets) <= 4 * 1024
+    assert list(seen) == sorted(keys)
+    assert not any(seen.add_new([key]) for key in keys[:100])
