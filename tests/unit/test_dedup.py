@@ -10,13 +10,19 @@ from pipeline.dedup import Fingerprints, expired_in, fingerprints, packed_window
 CONTENT_HASH = "0123456789abcdef0123456789abcdef"
 
 
-def test_packed_fingerprints_come_back_sorted_and_equal() -> None:
-    rng = random.Random(7)
-    keys = list({rng.getrandbits(64) for _ in range(1000)})
+def _filled(count: int, seed: int) -> tuple[list[int], Fingerprints]:
+    """``count`` random 64-bit keys, and a set that took them one at a time (as articles arrive)."""
+    rng = random.Random(seed)
+    keys = list({rng.getrandbits(64) for _ in range(count)})
     seen = Fingerprints()
     for key in keys:
         assert seen.add_new([key])
     assert list(seen) == sorted(keys) and len(seen) == len(keys)
+    return keys, seen
+
+
+def test_packed_fingerprints_come_back_sorted_and_equal() -> None:
+    keys, seen = _filled(1000, seed=7)
     packed = seen.pack()
     assert json.loads(json.dumps(packed)) == packed
     assert len(packed) < 11 * len(keys)  # about 11 characters a fingerprint, against 20 or more as JSON hex
@@ -72,11 +78,6 @@ def test_expired_in_checks_partition_and_age() -> None:
 
 
 def test_a_set_grown_within_one_batch_splits_into_buckets() -> None:
-    rng = random.Random(11)
-    keys = list({rng.getrandbits(64) for _ in range(20_000)})
-    seen = Fingerprints()
-    for key in keys:
-        assert seen.add_new([key])
+    keys, seen = _filled(20_000, seed=11)
     assert len(seen.buckets) > 1 and max(len(bucket) for bucket in seen.buckets) <= 4 * 1024
-    assert list(seen) == sorted(keys)
     assert not any(seen.add_new([key]) for key in keys[:100])
