@@ -47,6 +47,7 @@ class _Outputs:
     sends: list[Pending]
     article_id: str = ""
     seen_entry: str | None = None  # see pipeline.dedup.seen_entry
+    partition: int = 0  # the raw partition it came from (where its seen entry is kept)
     enriched: bool = False
     contribution: dict[str, Any] | None = None  # for the window stage, sent with the batch's others
 
@@ -73,7 +74,7 @@ class Pipeline:
         self.metrics = metrics
         self.analyzer = analyzer
         self.outbox = Outbox(app, metrics, settings.processing_guarantee == "exactly_once")
-        # Article id -> [content hash, first seen, partition]: dedup at the door, co-partitioned with the raw topic.
+        # Article id -> its seen entry (pipeline.dedup): dedup at the door, co-partitioned with the raw topic.
         self.seen = app.Table("seen-articles", default=None, partitions=settings.partitions)
         self._last_prune: dict[int, float] = {}
         # One partition: the changelog partition of a write is 0 whatever the current event (writes are made
@@ -130,7 +131,7 @@ class Pipeline:
                     token = _current_event.set(weakref.ref(event))
                     try:
                         self.seen[outputs.article_id] = outputs.seen_entry
-                        self._prune_seen(parse_seen(outputs.seen_entry)[2], time.time())
+                        self._prune_seen(outputs.partition, time.time())
                     finally:
                         _current_event.reset(token)
                 enriched += outputs.enriched
@@ -150,7 +151,7 @@ class Pipeline:
                 for first, items in groups.values()]
 
     def _send_outputs(self, event: EventT[Any], batch: dict[str, str]) -> _Outputs:
-        """The outputs of one raw message, handed to the producer (not yet acknowledged)."""
+        """The outputs of one raw message, queued for the batch's :meth:`Outbox.settle`."""
         value = event.value if isinstance(event.value, bytes | None) else str(event.value).encode()
         result = validate_raw(value, self.settings.max_article_bytes)
         if isinstance(result, Rejection):
@@ -172,13 +173,14 @@ class Pipeline:
             enriched = self.analyzer.analyze(article)
         except Exception as exc:  # a rule bug must not stop the stream: the article goes to the DLQ
             log.exception("analysis failed for %r", article.id)
-            return _Outputs([self.dead_letter(event, Rejection("analysis_error", repr(exc)))], article.id, entry)
+            return _Outputs([self.dead_letter(event, Rejection("analysis_error", repr(exc)))], article.id, entry,
+                            partition=partition)
         contribution = Contribution.from_enriched(enriched, result.published_ts, partition)
         sends = [
             self.outbox.send(self.channels.enriched, article.id.encode(), EnrichedArticle(**enriched), event),
         ]
         self.metrics.record_enriched(enriched)
-        return _Outputs(sends, article.id, entry, enriched=True, contribution=contribution.to_dict())
+        return _Outputs(sends, article.id, entry, partition, enriched=True, contribution=contribution.to_dict())
 
     def _prune_seen(self, partition: int, now: float) -> None:
         """Forget ids older than the dedup retention, at most once a minute per partition. Only keys of

@@ -57,8 +57,9 @@ ALL_TOPICS = (*PUBLIC_TOPICS, WINDOW_INPUT)
 # partitions as the topic its agent reads, so they are created here, not left to broker auto-creation.
 TABLES: dict[str, int | None] = {"seen-articles": None, "windows": 1}
 # The largest record the worker produces: a window's changelog value holds the fingerprints of what it counted
-# (about 42 bytes an article), so a daily window of 24,000 articles passes Kafka's default 1 MB. 16 MiB takes a
-# day of about 380,000; the windows changelog allows it (Faust's producer limit is raised to match, app.py).
+# (packed, about 21 bytes an article; pipeline/dedup.py), so a daily window of about 47,000 articles passes Kafka's
+# default 1 MB. 16 MiB takes a day of about 790,000; the windows changelog allows it (Faust's producer limit is
+# raised to match, app.py).
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 _CHANGELOG_CONFIG = {"cleanup.policy": "compact"}
 _TABLE_CONFIG: dict[str, dict[str, str]] = {"windows": {"max.message.bytes": str(MAX_RECORD_BYTES)}}
