@@ -1,10 +1,11 @@
 """State memory per article: what a worker keeps for every article it counted, a million articles in one week.
 
-The worker's tables are Faust memory stores: per key, an entry in the store's dict and one in its key -> partition
-dict. This feeds the pure core the same way: :class:`pipeline.aggregate.WindowBook` with the default windows,
-grace and retention (each window holds the fingerprints of the articles it counted) through the write-back view
-the window stage writes with (once per batch, fingerprints packed), and the dedup table's entry per id as the
-enrich agent writes it. ``largest_window_bytes`` is the largest window value as JSON: what one changelog write
+The windows table is a Faust memory store: per key, an entry in the store's dict and, once recovered, one in its
+key -> partition dict; the seen table's store keeps its entries in a :class:`pipeline.seenindex.SeenIndex`. This
+feeds the pure core the same way: :class:`pipeline.aggregate.WindowBook` with the default windows, grace and
+retention (each window holds the fingerprints of the articles it counted) through the write-back view the window
+stage writes with (once per batch, fingerprints packed), and the seen table's entry per id as the enrich agent
+writes it. ``largest_window_bytes`` is the largest window value as JSON: what one changelog write
 of it sends (the windows changelog takes records up to 16 MiB, ``pipeline.topics.MAX_RECORD_BYTES``). A million articles
 published within a week is the worst case of the default retention (nothing has expired yet). Run in its own
 process so the resident-set growth is the state's alone::
@@ -22,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.aggregate import Contribution, WindowBook
-from pipeline.dedup import packed_window, seen_entry
+from pipeline.dedup import packed_window, seen_entry, seen_key
+from pipeline.seenindex import SeenIndex
 from pipeline.settings import Settings
 from pipeline.writeback import WriteBack
 
@@ -51,7 +53,7 @@ def rss_mb() -> float:
 
 def fill(count: int) -> dict[str, Any]:
     settings = Settings.from_env({})
-    windows, seen = MemoryStoreLike(), MemoryStoreLike()
+    windows, seen = MemoryStoreLike(), SeenIndex()
     view = WriteBack(windows, encode=packed_window)
     book = WindowBook(view, settings.window_sizes, settings.window_grace_seconds,
                       settings.window_retention_seconds, settings.idle_close_seconds, "bench",
@@ -67,7 +69,7 @@ def fill(count: int) -> dict[str, Any]:
                          [("ban", -1, "The regulator banned it.")] if index % 7 == 0 else [], index % 4)
         book.add(c, now=1.0)
         content_hash = hashlib.blake2b(article_id.encode(), digest_size=16).hexdigest()
-        seen[article_id] = seen_entry(content_hash, time.time(), index % 4)  # as Pipeline._send_outputs writes it
+        seen[seen_key(article_id)] = seen_entry(content_hash, time.time(), index % 4)  # as the enrich stage does
         if index % BATCH == BATCH - 1:
             view.flush()  # the window stage writes its windows (fingerprints packed) once per batch
     view.flush()

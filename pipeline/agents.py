@@ -26,10 +26,11 @@ from faust.types import ChannelT, EventT, StreamT
 from pipeline.aggregate import Contribution, Outcome, WindowBook, iso, window_key
 from pipeline.analysis import Analyzer
 from pipeline.consumer import RebalanceSafeConsumer
-from pipeline.dedup import expired_in, packed_window, parse_seen, same_content, seen_entry
+from pipeline.dedup import packed_window, parse_seen, same_content, seen_entry, seen_key
 from pipeline.metrics import PipelineMetrics, window_label
 from pipeline.outbox import Outbox, PartitionRevoked, Pending
 from pipeline.records import DeadLetter, EnrichedArticle, ReciprocitySignal
+from pipeline.seentable import SeenTable
 from pipeline.settings import Settings
 from pipeline.topics import RAW, TABLES, WINDOW_INPUT
 from pipeline.validation import Rejection, validate_raw
@@ -45,7 +46,7 @@ class _Outputs:
     """What one raw message produced: sends awaiting the broker, and for a new article its seen entry."""
 
     sends: list[Pending]
-    article_id: str = ""
+    seen_key: str = ""
     seen_entry: str | None = None  # see pipeline.dedup.seen_entry
     partition: int = 0  # the raw partition it came from (where its seen entry is kept)
     enriched: bool = False
@@ -74,8 +75,11 @@ class Pipeline:
         self.metrics = metrics
         self.analyzer = analyzer
         self.outbox = Outbox(app, metrics, settings.processing_guarantee == "exactly_once")
-        # Article id -> its seen entry (pipeline.dedup): dedup at the door, co-partitioned with the raw topic.
-        self.seen = app.Table("seen-articles", default=None, partitions=settings.partitions)
+        # Seen key (a hash of the article id) -> its seen entry (pipeline.dedup): dedup at the door,
+        # co-partitioned with the raw topic; held compactly in memory (pipeline.seenindex).
+        self.seen = SeenTable(app, name="seen-articles", default=None, beacon=app.tables.beacon,
+                              partitions=settings.partitions)
+        app.tables.add(self.seen)
         self._last_prune: dict[int, float] = {}
         # One partition: the changelog partition of a write is 0 whatever the current event (writes are made
         # after a batch, outside any one event's processing).
@@ -130,7 +134,7 @@ class Pipeline:
                     # take_events reads from its own task to pair values with events.)
                     token = _current_event.set(weakref.ref(event))
                     try:
-                        self.seen[outputs.article_id] = outputs.seen_entry
+                        self.seen[outputs.seen_key] = outputs.seen_entry
                         self._prune_seen(outputs.partition, time.time())
                     finally:
                         _current_event.reset(token)
@@ -157,7 +161,8 @@ class Pipeline:
         if isinstance(result, Rejection):
             return _Outputs([self.dead_letter(event, result)])
         article = result.article
-        previous = batch.get(article.id) or self.seen.get(article.id)
+        key = seen_key(article.id)
+        previous = batch.get(key) or self.seen.get(key) or self._seen_before_upgrade(article.id)
         if previous is not None:
             stored_hash, first_seen, _ = parse_seen(previous)
             if same_content(stored_hash, result.content_hash):
@@ -167,20 +172,24 @@ class Pipeline:
                 "id_reused", f"id {article.id!r} was first seen with other content at {iso(first_seen)}"))])
         partition = max(int(getattr(event.message, "partition", 0) or 0), 0)
         entry = seen_entry(result.content_hash, time.time(), partition)
-        batch[article.id] = entry
+        batch[key] = entry
         self.metrics.articles_valid.inc()
         try:
             enriched = self.analyzer.analyze(article)
         except Exception as exc:  # a rule bug must not stop the stream: the article goes to the DLQ
             log.exception("analysis failed for %r", article.id)
-            return _Outputs([self.dead_letter(event, Rejection("analysis_error", repr(exc)))], article.id, entry,
+            return _Outputs([self.dead_letter(event, Rejection("analysis_error", repr(exc)))], key, entry,
                             partition=partition)
         contribution = Contribution.from_enriched(enriched, result.published_ts, partition)
         sends = [
             self.outbox.send(self.channels.enriched, article.id.encode(), EnrichedArticle(**enriched), event),
         ]
         self.metrics.record_enriched(enriched)
-        return _Outputs(sends, article.id, entry, partition, enriched=True, contribution=contribution.to_dict())
+        return _Outputs(sends, key, entry, partition, enriched=True, contribution=contribution.to_dict())
+
+    def _seen_before_upgrade(self, article_id: str) -> Any:
+        """The entry an earlier version wrote for ``article_id`` (keyed by the id itself), until it expires."""
+        return self.seen.get(article_id) if self.seen.index.other else None
 
     def _prune_seen(self, partition: int, now: float) -> None:
         """Forget ids older than the dedup retention, at most once a minute per partition. Only keys of
@@ -189,8 +198,7 @@ class Pipeline:
             return
         self._last_prune[partition] = now
         horizon = now - self.settings.dedup_retention_seconds
-        expired = [key for key, entry in list(self.seen.items()) if expired_in(entry, partition, horizon)]
-        for key in expired:
+        for key in self.seen.index.expired(partition, horizon):
             del self.seen[key]
 
     # -- stage 2 ----------------------------------------------------------------------------------

@@ -8,13 +8,16 @@ memory and in their changelogs, so their size per article is what bounds a worke
   changelog, one sorted array, big-endian and base64-encoded (about 11 bytes each). Windows written before kept
   them as JSON hex strings, in a list or as the keys of an object: those are read too.
 - A seen entry is one string, ``"<content hash, 16 hex> <first seen, epoch seconds> <raw partition>"``, instead of
-  a list of three JSON values. Entries written before, ``[content hash, first seen, partition]``, are read too.
+  a list of three JSON values, under a key of 16 hex characters of the article id's hash (:func:`seen_key`); in
+  memory both are three 64-bit integers (``pipeline.seenindex``). Entries written before, ``[content hash, first
+  seen, partition]`` under the article id itself, are read too.
 """
 
 from __future__ import annotations
 
 import base64
 import bisect
+import hashlib
 import sys
 from array import array
 from collections.abc import Iterable, Iterator
@@ -106,6 +109,13 @@ def packed_window(value: Any) -> Any:
 
 
 # -- seen entries ------------------------------------------------------------------------------------------
+def seen_key(article_id: str) -> str:
+    """The seen table's key for an article id: 16 hex characters of its hash, a fixed size however long the id
+    (:class:`pipeline.seenindex.SeenIndex` keeps it as one 64-bit integer). Two ids of a million share one
+    with odds of about 1 in 37 million; the later would be taken for a reused id (dead-lettered)."""
+    return hashlib.blake2b(article_id.encode(), digest_size=8).hexdigest()
+
+
 def seen_entry(content_hash: str, first_seen: float, partition: int) -> str:
     return f"{content_hash[:HASH_CHARS]} {int(first_seen)} {partition}"
 

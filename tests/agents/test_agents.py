@@ -7,6 +7,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import faust
@@ -16,7 +17,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from pipeline.agents import Pipeline
 from pipeline.app import create_app
+from pipeline.dedup import seen_entry, seen_key
 from pipeline.settings import Settings
+from pipeline.validation import validate_raw
 from tests.helpers import assert_valid, encode, raw_article
 from tests.integration.conftest import metric
 
@@ -103,6 +106,35 @@ async def test_resent_article_is_dropped_and_reused_id_is_dead_lettered(harness:
     assert "pipeline_articles_duplicate_total 1.0" in harness.metrics()
 
 
+async def test_an_id_an_earlier_version_remembered_is_still_a_duplicate(harness: Harness) -> None:
+    # Read back from the changelog after an upgrade: keyed by the article id, a three-value list.
+    content_hash = validate_raw(encode(raw_article()), 1 << 20).content_hash  # type: ignore[union-attr]
+    harness.pipeline.seen.index["t-1"] = [content_hash, 1_700_000_000.5, 0]
+    async with harness.pipeline.enrich.test_context() as agent:
+        await agent.put(encode(raw_article()), key=b"t-1")
+        await until(lambda: "pipeline_articles_duplicate_total 1.0" in harness.metrics())
+    assert harness.pending("enriched") == 0
+
+
+async def test_the_seen_store_recovers_in_changelog_order_and_keeps_its_partitions(harness: Harness) -> None:
+    store: Any = harness.pipeline.seen.data
+
+    def record(key: str, value: Any) -> SimpleNamespace:
+        return SimpleNamespace(key=key, value=value, message=SimpleNamespace(value=None if value is None else b"x"))
+
+    first, second, gone = seen_key("a"), seen_key("b"), seen_key("c")
+    store.apply_changelog_batch([
+        record(first, seen_entry("0123456789abcdef", 10, 0)), record(first, None),
+        record(first, seen_entry("0123456789abcdef", 11, 0)),  # deleted, then written again: kept
+        record(second, seen_entry("fedcba9876543210", 12, 1)), record("old-id", ["fedcba9876543210", 9.5, 1]),
+        record(gone, seen_entry("fedcba9876543210", 13, 2)), record(gone, None),
+    ], lambda key: key, lambda value: value)
+    assert dict(harness.pipeline.seen.items()) == {first: "0123456789abcdef 11 0", second: "fedcba9876543210 12 1",
+                                                   "old-id": ["fedcba9876543210", 9.5, 1]}
+    await store.on_recovery_completed({TP("t", 0)}, {TP("t", 1)})  # partition 1 went to another worker
+    assert dict(harness.pipeline.seen.items()) == {first: "0123456789abcdef 11 0"}
+
+
 async def test_window_agent_emits_closed_windows(harness: Harness) -> None:
     async with harness.pipeline.enrich.test_context() as enrich:
         for index, day in enumerate(("2021-09-24", "2021-09-24", "2021-09-26")):
@@ -149,6 +181,6 @@ async def test_dedup_memory_is_bounded_by_retention(tmp_path: Path) -> None:
         await agent.put(encode(raw_article("second", text="Another article about Singapore.")), key=b"second")
         assert (await h.next("enriched"))["id"] == "second"
         await until(lambda: metric(h.metrics(), "pipeline_processing_seconds_count") == 2)
-        assert "first" not in pipeline.seen
+        assert seen_key("first") not in pipeline.seen
         await agent.put(encode(raw_article("first")), key=b"first")
         assert (await h.next("enriched"))["id"] == "first"
