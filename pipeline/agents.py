@@ -204,9 +204,11 @@ class Pipeline:
     # -- stage 2 ----------------------------------------------------------------------------------
     async def _windows(self, stream: StreamT[Any]) -> None:
         # In batches: a window's value (its dedup fingerprints among them) goes to the changelog whole, so it
-        # is written once per batch, not once per article. One partition: no event decides where it goes.
-        batches = cast(faust.Stream[Any], stream).take_events(self.settings.batch_max_events,
-                                                              within=self.settings.batch_max_wait_seconds)
+        # is written once per batch, not once per article; a longer wait than the enrich stage's keeps a slow
+        # feed from rewriting a large window for every enrich batch. One partition: no event decides where
+        # it goes.
+        batches = cast(faust.Stream[Any], stream).take_events(
+            self.settings.batch_max_events, within=self.settings.window_batch_max_wait_seconds)
         async for events in batches:
             await self.handle_window_batch(events)
 

@@ -155,7 +155,12 @@ class Settings:
     )
     batch_max_wait_seconds: float = _env(
         "PIPELINE_BATCH_MAX_WAIT_SECONDS", _positive(float), 0.005,
-        "Longest a stage waits to fill a batch before it processes what it has: the latency it may add.",
+        "Longest the enrich stage waits to fill a batch before it processes what it has: the latency it may add.",
+    )
+    window_batch_max_wait_seconds: float = _env(
+        "PIPELINE_WINDOW_BATCH_MAX_WAIT_SECONDS", _positive(float), 0.5,
+        "The same for the window stage, whose every batch rewrites each window it changed (fingerprints and "
+        "all) to the changelog: longer here bounds those rewrites at low rates; it delays only the signals.",
     )
     dedup_retention_seconds: int = _env(
         "PIPELINE_DEDUP_RETENTION_SECONDS", _positive(int), 14 * 86400,
