@@ -173,12 +173,19 @@ def full_pipeline(articles: list[dict[str, Any]], workers: int, workdir: Path, l
                  .start() for i in range(workers)]
         try:
             settled = wait_all_processing(broker.bootstrap, group)
-            cpu_before = sum(cpu_seconds(w.process.pid) for w in group if w.process)
+            pids = [w.process.pid for w in group if w.process]
+            broker_pid = getattr(broker, "pid", None)
+            cpu_before = sum(cpu_seconds(pid) for pid in pids)
+            broker_before = cpu_seconds(broker_pid) if broker_pid else 0.0
             rate = drain_rate(broker.bootstrap, ENRICHED.name, len(articles), STAGE_TIMEOUT_SECONDS, settled)
-            # CPU time the workers spent per article: what a core buys, less moved by a shared machine's noise
-            cpu = sum(cpu_seconds(w.process.pid) for w in group if w.process) - cpu_before
+            # CPU time per article: what a core buys, less moved by a shared machine's noise
+            drained = max(len(articles) - settled, 1)
+            cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
             result = {"articles_per_second": round(rate, 1),
-                      "worker_cpu_ms_per_article": round(cpu * 1000 / max(len(articles) - settled, 1), 2)}
+                      "worker_cpu_ms_per_article": round(cpu * 1000 / drained, 2)}
+            if broker_pid:
+                result["broker_cpu_ms_per_article"] = round((cpu_seconds(broker_pid) - broker_before) * 1000 / drained,
+                                                            2)
             if latency:
                 extra = make_corpus(max(200, int(rate * 10)), start_index=len(articles))
                 result.update(measure_latency(broker.bootstrap, extra, rate / 2, len(articles)))
@@ -327,7 +334,8 @@ def print_table(results: dict[str, Any]) -> None:
         print(f"{name:48} {value:>10.1f}")
     state = results["state"]
     print(f"worker CPU per article: {one['worker_cpu_ms_per_article']} ms (1 worker), "
-          f"{two.get('worker_cpu_ms_per_article')} ms (2 workers)")
+          f"{two.get('worker_cpu_ms_per_article')} ms (2 workers); broker CPU per article: "
+          f"{one.get('broker_cpu_ms_per_article')} ms, {two.get('broker_cpu_ms_per_article')} ms")
     print(f"latency at {one['latency_rate']}/s: p50 {one['latency_p50_ms']} ms, p99 {one['latency_p99_ms']} ms; "
           f"worker peak RSS {one['peak_rss_mb']} MB")
     print(f"state of {state['articles']} articles within a week: {state['state_mb']} MB "

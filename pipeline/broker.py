@@ -166,6 +166,12 @@ class ApacheKafka:
         """SIGKILL: a broker crash."""
         self._run("kill", str(self.workdir))
 
+    @property
+    def pid(self) -> int | None:
+        """The running broker's process id (from the script's pid file)."""
+        path = self.workdir / "kafka.pid"
+        return int(path.read_text().strip()) if path.exists() else None
+
     def log_tail(self, lines: int = 40) -> str:
         log = self.workdir / "kafka.log"
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else ""
