@@ -24,22 +24,22 @@ from pipeline.dedup import expired_in, parse_seen
 _BUCKET_BITS = 10  # 1,024 buckets: at a million ids an insert moves about 8 KB a column
 _SHIFT = 64 - _BUCKET_BITS
 _HEX16 = re.compile(r"[0-9a-f]{16}")
+_ENTRY = re.compile(r"([0-9a-f]{16}) (0|[1-9][0-9]{0,14}) (0|[1-9][0-9]{0,4})")  # ASCII digits, no leading zeros
 _PARTITION_BITS = 16
 
 
 def _compact(key: str, entry: Any) -> tuple[int, int, int] | None:
-    """(key, content hash, first seen << 16 | partition) if both are in today's form and survive the round trip
-    exactly; else None."""
+    """(key, content hash, first seen << 16 | partition) if both are in the exact form ``seen_key`` and
+    ``seen_entry`` write (so the entry read back is the same string); else None."""
     if not isinstance(entry, str) or not _HEX16.fullmatch(key):
         return None
-    parts = entry.split(" ")
-    if len(parts) != 3 or not _HEX16.fullmatch(parts[0]) or not parts[1].isdigit() or not parts[2].isdigit():
+    parts = _ENTRY.fullmatch(entry)
+    if parts is None:
         return None
-    first_seen, partition = int(parts[1]), int(parts[2])
-    if str(first_seen) != parts[1] or str(partition) != parts[2] or partition >> _PARTITION_BITS \
-            or first_seen >> 47:
+    first_seen, partition = int(parts[2]), int(parts[3])
+    if partition >> _PARTITION_BITS or first_seen >> 47:
         return None
-    return int(key, 16), int(parts[0], 16), first_seen << _PARTITION_BITS | partition
+    return int(key, 16), int(parts[1], 16), first_seen << _PARTITION_BITS | partition
 
 
 class SeenIndex(MutableMapping[str, Any]):

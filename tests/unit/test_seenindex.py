@@ -20,10 +20,13 @@ def test_reads_give_back_what_was_written() -> None:
     index["an-article-id"] = ["0123456789abcdef0123", 1_700_000_000.5, 2]  # an earlier version's key and entry
     index[seen_key("b")] = ["0123456789abcdef", 5.0, 1]  # today's key, an earlier entry
     index[seen_key("c")] = "0123456789abcdef 0017 2"  # not the exact form seen_entry writes: kept as written
+    index[seen_key("d")] = "0123456789abcdef 17 \u00b2"  # a digit int() refuses
     assert index[seen_key("a")] == today == "0123456789abcdef 1700000000 3"
     assert index["an-article-id"] == ["0123456789abcdef0123", 1_700_000_000.5, 2]
     assert index[seen_key("b")] == ["0123456789abcdef", 5.0, 1]
     assert index[seen_key("c")] == "0123456789abcdef 0017 2"
+    assert index[seen_key("d")] == "0123456789abcdef 17 \u00b2"
+    del index[seen_key("d")]
     assert len(index) == 4 and set(index) == {seen_key("a"), "an-article-id", seen_key("b"), seen_key("c")}
     assert index.get(seen_key("missing")) is None and index.get("missing") is None
     index[seen_key("b")] = seen_entry("fedcba9876543210", 7, 1)  # rewritten in today's form: moves over
