@@ -254,9 +254,6 @@ class WindowBook:
             born_late = key not in clock["open"] and not was_closed
             if not add_to_window(window, c, late=was_closed or born_late):
                 duplicates += 1
-                # Written back all the same: reading it unpacked its fingerprints in place (see pipeline.dedup),
-                # and the store must only ever hold them packed.
-                self.store[key] = window
                 continue
             counted += 1
             if was_closed or born_late:

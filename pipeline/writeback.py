@@ -3,11 +3,15 @@
 The window stage applies a batch of inputs to its changelogged table through this view. A daily window can
 count thousands of articles (its dedup fingerprints among them), and every table write sends the whole value
 to the changelog: written once per batch instead of once per article, that cost no longer grows with the
-batch. Pure: no Faust import; unit-tested against a dict.
+batch. Only a write changes the store: a value read from it is a shallow copy (kept until the flush, so the batch
+sees its own changes), so what a reader changes in place without writing it back, such as a window's
+fingerprints unpacked to look up a duplicate, never reaches the store or its changelog. Pure: no Faust import;
+unit-tested against a dict.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
@@ -19,6 +23,7 @@ class WriteBack(MutableMapping[str, Any]):
         self.store = store
         self.encode = encode  # applied to each value as it is written to the store
         self._pending: dict[str, Any] = {}  # key -> new value, or _DELETED
+        self._read: dict[str, Any] = {}  # key -> the copy read from the store this batch
 
     def __getitem__(self, key: str) -> Any:
         if key in self._pending:
@@ -26,10 +31,13 @@ class WriteBack(MutableMapping[str, Any]):
             if value is _DELETED:
                 raise KeyError(key)
             return value
-        return self.store[key]
+        if key not in self._read:
+            self._read[key] = copy.copy(self.store[key])
+        return self._read[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._pending[key] = value
+        self._read.pop(key, None)
 
     def __delitem__(self, key: str) -> None:
         if key not in self:
@@ -55,6 +63,7 @@ class WriteBack(MutableMapping[str, Any]):
     def flush(self) -> int:
         """Write every changed key to the store (deletes too); returns how many keys were written."""
         pending, self._pending = self._pending, {}
+        self._read.clear()
         for key, value in pending.items():
             if value is _DELETED:
                 if key in self.store:
