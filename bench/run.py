@@ -174,7 +174,7 @@ def full_pipeline(articles: list[dict[str, Any]], workers: int, workdir: Path, l
         try:
             settled = wait_all_processing(broker.bootstrap, group)
             pids = [w.process.pid for w in group if w.process]
-            broker_pid = getattr(broker, "pid", None)
+            broker_pid = broker.pid
             cpu_before = sum(cpu_seconds(pid) for pid in pids)
             broker_before = cpu_seconds(broker_pid) if broker_pid else 0.0
             rate = drain_rate(broker.bootstrap, ENRICHED.name, len(articles), STAGE_TIMEOUT_SECONDS, settled)

@@ -29,7 +29,6 @@ from pipeline.settings import Settings
 from pipeline.writeback import WriteBack
 
 WEEK = 7 * 86400
-BATCH = 200  # articles per window-stage batch (PIPELINE_BATCH_MAX_EVENTS)
 
 
 class MemoryStoreLike(dict[str, Any]):
@@ -70,7 +69,7 @@ def fill(count: int) -> dict[str, Any]:
         book.add(c, now=1.0)
         content_hash = hashlib.blake2b(article_id.encode(), digest_size=16).hexdigest()
         seen[seen_key(article_id)] = seen_entry(content_hash, time.time(), index % 4)  # as the enrich stage does
-        if index % BATCH == BATCH - 1:
+        if index % settings.batch_max_events == settings.batch_max_events - 1:
             view.flush()  # the window stage writes its windows (fingerprints packed) once per batch
     view.flush()
     grown = rss_mb() - before

@@ -43,7 +43,8 @@ HOLE_CHECK_SECONDS = 5.0  # > the commit interval (2.8 s): a transaction marker'
 
 @dataclass
 class _Outputs:
-    """What one raw message produced: sends awaiting the broker, and for a new article its seen entry."""
+    """What one raw message produced: outputs queued for the batch's settle, and for a new article its seen
+    entry."""
 
     sends: list[Pending]
     seen_key: str = ""
@@ -80,7 +81,8 @@ class Pipeline:
         self.seen = SeenTable(app, name="seen-articles", default=None, beacon=app.tables.beacon,
                               partitions=settings.partitions)
         app.tables.add(self.seen)
-        self._last_prune: dict[int, float] = {}
+        self._last_scan = float("-inf")  # when the seen table was last scanned for expired ids
+        self._expired: dict[int, list[str]] = {}  # raw partition -> ids found expired, deleted at its next event
         # One partition: the changelog partition of a write is 0 whatever the current event (writes are made
         # after a batch, outside any one event's processing).
         self.windows = app.Table("windows", default=None, partitions=TABLES["windows"], use_partitioner=True)
@@ -119,9 +121,9 @@ class Pipeline:
             done: list[tuple[EventT[Any], _Outputs]] = []
             try:
                 for event in events:
-                    done.append((event, self._send_outputs(event, batch)))
+                    done.append((event, self._queue_outputs(event, batch)))
                 sends = [send for _, outputs in done for send in outputs.sends]
-                sends.extend(self._send_contributions(done))
+                sends.extend(self._queue_contributions(done))
                 await self.outbox.settle(sends)
             except PartitionRevoked as exc:
                 log.warning("partition moved mid-batch (%s): its new owner processes the batch again", exc)
@@ -143,7 +145,7 @@ class Pipeline:
             for _ in range(enriched):
                 self.metrics.processing_seconds.observe(elapsed)
 
-    def _send_contributions(self, done: list[tuple[EventT[Any], _Outputs]]) -> list[Pending]:
+    def _queue_contributions(self, done: list[tuple[EventT[Any], _Outputs]]) -> list[Pending]:
         """One window-input message per raw partition in the batch, with that partition's contributions in
         order: per message, not per article, is where producing and consuming costs. (Per partition, because
         under exactly_once an output belongs to the transaction of its input's partition.)"""
@@ -151,10 +153,10 @@ class Pipeline:
         for event, outputs in done:
             if outputs.contribution is not None:
                 groups.setdefault(outputs.contribution["p"], (event, []))[1].append(outputs.contribution)
-        return [self.outbox.send(self.channels.window_input, b"w", {"type": "articles", "cs": items}, first)
+        return [self.outbox.queue(self.channels.window_input, b"w", {"type": "articles", "cs": items}, first)
                 for first, items in groups.values()]
 
-    def _send_outputs(self, event: EventT[Any], batch: dict[str, str]) -> _Outputs:
+    def _queue_outputs(self, event: EventT[Any], batch: dict[str, str]) -> _Outputs:
         """The outputs of one raw message, queued for the batch's :meth:`Outbox.settle`."""
         value = event.value if isinstance(event.value, bytes | None) else str(event.value).encode()
         result = validate_raw(value, self.settings.max_article_bytes)
@@ -182,7 +184,7 @@ class Pipeline:
                             partition=partition)
         contribution = Contribution.from_enriched(enriched, result.published_ts, partition)
         sends = [
-            self.outbox.send(self.channels.enriched, article.id.encode(), EnrichedArticle(**enriched), event),
+            self.outbox.queue(self.channels.enriched, article.id.encode(), EnrichedArticle(**enriched), event),
         ]
         self.metrics.record_enriched(enriched)
         return _Outputs(sends, key, entry, partition, enriched=True, contribution=contribution.to_dict())
@@ -192,14 +194,15 @@ class Pipeline:
         return self.seen.get(article_id) if self.seen.index.other else None
 
     def _prune_seen(self, partition: int, now: float) -> None:
-        """Forget ids older than the dedup retention, at most once a minute per partition. Only keys of
-        the current event's partition: a table delete writes its tombstone to that changelog partition."""
-        if now - self._last_prune.get(partition, now - PRUNE_INTERVAL_SECONDS - 1) < PRUNE_INTERVAL_SECONDS:
-            return
-        self._last_prune[partition] = now
-        horizon = now - self.settings.dedup_retention_seconds
-        for key in self.seen.index.expired(partition, horizon):
-            del self.seen[key]
+        """Forget ids older than the dedup retention: one scan a minute finds them for every partition, and each
+        partition's are deleted at its next event (a table delete writes its tombstone to the changelog
+        partition of the current event)."""
+        if now - self._last_scan >= PRUNE_INTERVAL_SECONDS:
+            self._last_scan = now
+            self._expired = self.seen.index.expired_by_partition(now - self.settings.dedup_retention_seconds)
+        for key in self._expired.pop(partition, ()):
+            if key in self.seen:  # not dropped since the scan (its partition moved away and back)
+                del self.seen[key]
 
     # -- stage 2 ----------------------------------------------------------------------------------
     async def _windows(self, stream: StreamT[Any]) -> None:
@@ -229,7 +232,7 @@ class Pipeline:
         message: dict[str, Any] = event.value  # type: ignore[assignment]  # the json codec decodes to a dict
         now = time.time()
         if message.get("type") == "tick":
-            return self._send_signals(event, self.book.tick(now))
+            return self._queue_signals(event, self.book.tick(now))
         # "articles": the contributions of one enrich batch from one raw partition; "article": one (the
         # format before contributions were grouped, still read).
         items = message["cs"] if message.get("type") == "articles" else [message["c"]]
@@ -248,17 +251,17 @@ class Pipeline:
             if outcome.too_late:
                 sends.append(self.dead_letter(event, Rejection(
                     "too_late", f"published {iso(contribution.ts)}, older than the windows kept"), original=item))
-            sends.extend(self._send_signals(event, outcome))
+            sends.extend(self._queue_signals(event, outcome))
         return sends
 
-    def _send_signals(self, event: EventT[Any], outcome: Outcome) -> list[Pending]:
+    def _queue_signals(self, event: EventT[Any], outcome: Outcome) -> list[Pending]:
         sends = []
         for signal in outcome.signals:
             label = window_label(signal["window_seconds"])
             if signal["revision"] > 1:
                 self.metrics.late_articles.labels(label).inc()
             key = window_key(_parse_start(signal), signal["window_seconds"]).encode()
-            sends.append(self.outbox.send(self.channels.signals, key, ReciprocitySignal(**signal), event))
+            sends.append(self.outbox.queue(self.channels.signals, key, ReciprocitySignal(**signal), event))
             self.metrics.windows_emitted.labels(label).inc()
             if signal["reciprocity_index"] is not None:
                 self.metrics.reciprocity_index.labels(label).set(signal["reciprocity_index"])
@@ -294,7 +297,7 @@ class Pipeline:
             analyzer_version=self.analyzer.version,
         )
         key = event.key if isinstance(event.key, bytes) else None
-        return self.outbox.send(self.channels.dlq, key or b"", letter, event)
+        return self.outbox.queue(self.channels.dlq, key or b"", letter, event)
 
 
 def _original(value: Any) -> tuple[str, str]:

@@ -80,6 +80,11 @@ class EmbeddedBroker:
     def url(self) -> str:
         return f"kafka://{self.bootstrap}"
 
+    @property
+    def pid(self) -> int | None:
+        """The running broker's process id."""
+        return self._process.pid if self._process is not None else None
+
     def start(self, timeout: float = 30.0) -> EmbeddedBroker:
         binary = tansu_binary(self.settings)
         listener = f"tcp://{self.bootstrap}"

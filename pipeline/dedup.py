@@ -134,9 +134,6 @@ def same_content(stored_hash: str, content_hash: str) -> bool:
 
 
 def expired_in(entry: Any, partition: int, horizon: float) -> bool:
-    """Whether ``entry`` was first seen before ``horizon`` on raw partition ``partition``."""
-    if isinstance(entry, str):  # every entry, once a minute per partition: the owner first, without a full parse
-        rest, _, owner = entry.rpartition(" ")
-        return owner == str(partition) and float(rest[HASH_CHARS + 1:]) < horizon
-    _, first_seen, owner_ = parse_seen(entry)
-    return owner_ == partition and first_seen < horizon
+    """Whether ``entry`` (in either form) was first seen before ``horizon`` on raw partition ``partition``."""
+    _, first_seen, owner = parse_seen(entry)
+    return owner == partition and first_seen < horizon

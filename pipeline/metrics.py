@@ -38,7 +38,7 @@ class PipelineMetrics:
     known_codes: frozenset[str]
     known_kinds: frozenset[str]
     # (metric, label values) -> its child: per-article counts skip labels()'s lock and checks (bounded labels)
-    _children: dict[tuple[int, tuple[str, ...]], Counter] = field(default_factory=dict, repr=False, compare=False)
+    _children: dict[tuple[Counter, tuple[str, ...]], Counter] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def create(cls, registry: CollectorRegistry, jurisdiction_codes: frozenset[str],
@@ -102,7 +102,7 @@ class PipelineMetrics:
         return kind if kind in self.known_kinds else OTHER
 
     def _child(self, metric: Counter, *labels: str) -> Counter:
-        key = (id(metric), labels)
+        key = (metric, labels)
         child = self._children.get(key)
         if child is None:
             child = self._children[key] = metric.labels(*labels)

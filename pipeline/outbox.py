@@ -1,6 +1,6 @@
 """Sending from the agents: every output is acknowledged by the broker before its input counts as done.
 
-``Outbox.send`` queues a message; ``Outbox.settle`` hands the queued messages to the producer back to back (so it
+``Outbox.queue`` queues a message; ``Outbox.settle`` hands the queued messages to the producer back to back (so it
 batches them: one produce request per partition, not one per message sent between two articles' analyses) and
 waits for the broker's acknowledgements, counting a failed send (``pipeline_send_failures_total``) and sending it
 again with capped backoff until it is acknowledged: the stream stalls, visibly, instead of committing past a lost
@@ -63,7 +63,7 @@ class Outbox:
         group = self.app.assignor.group_for_topic(message.topic)
         return f"{self.app.conf.id}-{group}-{message.partition}"
 
-    def send(self, channel: ChannelT[Any], key: bytes, value: Any, source: EventT[Any] | None) -> Pending:
+    def queue(self, channel: ChannelT[Any], key: bytes, value: Any, source: EventT[Any] | None) -> Pending:
         """Queue one message for :meth:`settle`, in the transaction of ``source``'s partition (exactly_once)."""
         return Pending(channel, key, value, self.transactional_id(source))
 
@@ -71,8 +71,7 @@ class Outbox:
         """Hand what is queued to the producer, in order; then wait for every acknowledgement, sending again
         what failed until the broker has it."""
         for item in pending:
-            if item.ack is None:
-                await self._produce(item)
+            await self._produce(item)
         for item in pending:
             attempt = 0
             while True:
@@ -87,7 +86,7 @@ class Outbox:
 
     async def send_and_settle(self, channel: ChannelT[Any], key: bytes, value: Any,
                               source: EventT[Any] | None) -> None:
-        await self.settle([self.send(channel, key, value, source)])
+        await self.settle([self.queue(channel, key, value, source)])
 
     @asynccontextmanager
     async def commits_held(self) -> AsyncIterator[None]:

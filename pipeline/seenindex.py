@@ -26,20 +26,25 @@ _SHIFT = 64 - _BUCKET_BITS
 _HEX16 = re.compile(r"[0-9a-f]{16}")
 _ENTRY = re.compile(r"([0-9a-f]{16}) (0|[1-9][0-9]{0,14}) (0|[1-9][0-9]{0,4})")  # ASCII digits, no leading zeros
 _PARTITION_BITS = 16
+_PARTITION_MASK = (1 << _PARTITION_BITS) - 1
+
+
+def _key_number(key: str) -> int | None:
+    """The 64-bit integer of a key in seen_key's form, else None."""
+    return int(key, 16) if len(key) == 16 and _HEX16.fullmatch(key) else None
 
 
 def _compact(key: str, entry: Any) -> tuple[int, int, int] | None:
     """(key, content hash, first seen << 16 | partition) if both are in the exact form ``seen_key`` and
     ``seen_entry`` write (so the entry read back is the same string); else None."""
-    if not isinstance(entry, str) or not _HEX16.fullmatch(key):
-        return None
-    parts = _ENTRY.fullmatch(entry)
-    if parts is None:
+    number = _key_number(key)
+    parts = _ENTRY.fullmatch(entry) if isinstance(entry, str) else None
+    if number is None or parts is None:
         return None
     first_seen, partition = int(parts[2]), int(parts[3])
     if partition >> _PARTITION_BITS or first_seen >> 47:
         return None
-    return int(key, 16), int(parts[1], 16), first_seen << _PARTITION_BITS | partition
+    return number, int(parts[1], 16), first_seen << _PARTITION_BITS | partition
 
 
 class SeenIndex(MutableMapping[str, Any]):
@@ -63,11 +68,12 @@ class SeenIndex(MutableMapping[str, Any]):
         return bucket, index, index < len(keys) and keys[index] == key
 
     def __getitem__(self, key: str) -> Any:
-        if len(key) == 16 and _HEX16.fullmatch(key):
-            bucket, index, found = self._find(int(key, 16))
+        number = _key_number(key)
+        if number is not None:
+            bucket, index, found = self._find(number)
             if found:
                 meta = self._meta[bucket][index]
-                return f"{self._hashes[bucket][index]:016x} {meta >> _PARTITION_BITS} {meta & 0xFFFF}"
+                return f"{self._hashes[bucket][index]:016x} {meta >> _PARTITION_BITS} {meta & _PARTITION_MASK}"
         return self.other[key]
 
     def __setitem__(self, key: str, entry: Any) -> None:
@@ -88,9 +94,10 @@ class SeenIndex(MutableMapping[str, Any]):
         self.other.pop(key, None)
 
     def _remove_compact(self, key: str) -> bool:
-        if len(key) != 16 or not _HEX16.fullmatch(key):
+        number = _key_number(key)
+        if number is None:
             return False
-        bucket, index, found = self._find(int(key, 16))
+        bucket, index, found = self._find(number)
         if found:
             for column in (self._keys, self._hashes, self._meta):
                 del column[bucket][index]
@@ -109,19 +116,25 @@ class SeenIndex(MutableMapping[str, Any]):
     def __len__(self) -> int:
         return self._size + len(self.other)
 
-    def expired(self, partition: int, horizon: float) -> list[str]:
-        """Keys first seen before ``horizon`` on raw partition ``partition``: a scan of the columns, without
-        building an entry per id (it runs once a minute per partition over every id)."""
+    def expired_by_partition(self, horizon: float) -> dict[int, list[str]]:
+        """Raw partition -> its keys first seen before ``horizon``: one scan of the columns for all partitions,
+        without building an entry per id (it runs once a minute over every id)."""
         bound = math.ceil(horizon) << _PARTITION_BITS  # first seen < horizon <=> meta < bound, for whole seconds
-        found = [f"{key:016x}" for keys, metas in zip(self._keys, self._meta, strict=True)
-                 for key, meta in zip(keys, metas, strict=True) if meta < bound and meta & 0xFFFF == partition]
-        found.extend(key for key, entry in self.other.items() if expired_in(entry, partition, horizon))
+        found: dict[int, list[str]] = {}
+        for keys, metas in zip(self._keys, self._meta, strict=True):
+            for number, meta in zip(keys, metas, strict=True):
+                if meta < bound:
+                    found.setdefault(meta & _PARTITION_MASK, []).append(f"{number:016x}")
+        for key, entry in self.other.items():
+            partition = _partition(entry)
+            if partition is not None and expired_in(entry, partition, horizon):
+                found.setdefault(partition, []).append(key)
         return found
 
     def keep_partitions(self, partitions: Collection[int]) -> None:
         """Forget the ids of every raw partition not in ``partitions`` (after a rebalance took them away)."""
         for bucket, metas in enumerate(self._meta):
-            kept = [index for index, meta in enumerate(metas) if meta & 0xFFFF in partitions]
+            kept = [index for index, meta in enumerate(metas) if meta & _PARTITION_MASK in partitions]
             if len(kept) < len(metas):
                 for columns in (self._keys, self._hashes, self._meta):
                     columns[bucket] = array("Q", [columns[bucket][index] for index in kept])

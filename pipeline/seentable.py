@@ -20,8 +20,7 @@ from pipeline.seenindex import SeenIndex
 
 class SeenStore(memory.Store):  # type: ignore[type-arg]
     def __post_init__(self) -> None:
-        self.data: SeenIndex = SeenIndex()
-        self._key_partition = {}  # unused: see the module docstring
+        self.data: SeenIndex = SeenIndex()  # no _key_partition: see the module docstring
 
     def apply_changelog_batch(self, batch: Iterable[EventT[Any]], to_key: Callable[[Any], Any],
                               to_value: Callable[[Any], Any]) -> None:

@@ -104,11 +104,12 @@ def _triggers(sentence: str) -> dict[str, int]:
     if _INERT.issuperset(found):
         return first  # most sentences: no trigger at all, no need for positions
     infos = [_word_info(word) for word in found]
+    inert = [word for word, (kinds, pair, instruction, _) in zip(found, infos, strict=True)
+             if not (kinds or pair or instruction)]
     if len(_INERT) > _INERT_MAX:
         _INERT.clear()
-    _INERT.update(word for word, (kinds, pair, instruction, _) in zip(found, infos, strict=True)
-                  if not (kinds or pair or instruction))
-    if not any(kinds or pair or instruction for kinds, pair, instruction, _ in infos):
+    _INERT.update(inert)
+    if len(inert) == len(found):
         return first
     words = []
     position = 0

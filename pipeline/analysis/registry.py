@@ -81,9 +81,9 @@ class Registry:
             self._add(entries, item["text"], SUPPRESS, item.get("why", "suppressed"), False)
         # Every match, overlapping ones too (the longest is chosen below); ahocorasick-rs scans about five times
         # faster than pyahocorasick, which was a tenth of a worker's time.
-        self._keys = list(entries)
-        self._aliases = [tuple(entries[key]) for key in self._keys]
-        self._automaton = ahocorasick_rs.AhoCorasick(self._keys, implementation=ahocorasick_rs.Implementation.DFA)
+        keys = list(entries)
+        self._aliases = [tuple(entries[key]) for key in keys]
+        self._automaton = ahocorasick_rs.AhoCorasick(keys, implementation=ahocorasick_rs.Implementation.DFA)
 
     @staticmethod
     def _add(entries: dict[str, list[Alias]], text: str, code: str, kind: str, case_sensitive: bool) -> None:

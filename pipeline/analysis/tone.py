@@ -41,6 +41,11 @@ class TermSet:
                 self.multi.append(" " + " ".join(tokens) + " ")
                 self.multi_first.add(tokens[0])
 
+    @property
+    def first_tokens(self) -> set[str]:
+        """A sentence in which a Latin term of the set matches holds one of these tokens."""
+        return self.single | self.multi_first
+
     def search(self, lowered: str, tokens: list[str]) -> bool:
         """``tokens``: ``_TOKEN.findall(lowered)``, shared between term sets."""
         if self.cjk and not lowered.isascii() and any(term in lowered for term in self.cjk):
@@ -94,7 +99,7 @@ class ToneScorer:
         self._lexicon_words = frozenset(word for word, valence in self._vader.lexicon.items() if valence)
         # Tokens that can start any crypto or adjacent term: most sentences have none, one check answers both.
         terms = (lexicon.crypto_terms, lexicon.adjacent_terms)
-        self._term_starts = frozenset().union(*(t.single | t.multi_first for t in terms))
+        self._term_starts = frozenset().union(*(t.first_tokens for t in terms))
         self._cjk_terms = any(t.cjk for t in terms)
         hints = sorted({hint for _, _, group in lexicon.phrases for hint in group}, key=len, reverse=True)
         self._any_hint = re.compile("|".join(re.escape(hint) for hint in hints))

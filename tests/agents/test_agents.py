@@ -177,7 +177,7 @@ async def test_dedup_memory_is_bounded_by_retention(tmp_path: Path) -> None:
         await agent.put(encode(raw_article("first")), key=b"first")
         assert (await h.next("enriched"))["id"] == "first"
         await until(lambda: metric(h.metrics(), "pipeline_processing_seconds_count") == 1)
-        pipeline._last_prune.clear()  # let the next batch prune at once instead of a minute later
+        pipeline._last_scan = float("-inf")  # let the next batch prune at once instead of a minute later
         await agent.put(encode(raw_article("second", text="Another article about Singapore.")), key=b"second")
         assert (await h.next("enriched"))["id"] == "second"
         await until(lambda: metric(h.metrics(), "pipeline_processing_seconds_count") == 2)

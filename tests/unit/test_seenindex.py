@@ -60,8 +60,8 @@ def test_expired_matches_the_entry_by_entry_rule() -> None:
     index["old-id"] = ["0123456789abcdef0123", 1050.5, 2]
     for partition, horizon in [(2, 1050.5), (2, 1050.0), (0, 1100.0), (3, 999.0)]:
         expected = {key for key, entry in index.items() if expired_in(entry, partition, horizon)}
-        assert set(index.expired(partition, horizon)) == expected
-    assert "old-id" in index.expired(2, 1051.0) and "old-id" not in index.expired(2, 1050.5)
+        assert set(index.expired_by_partition(horizon).get(partition, [])) == expected
+    assert "old-id" in index.expired_by_partition(1051.0)[2] and "old-id" not in index.expired_by_partition(1050.5)[2]
 
 
 def test_keep_partitions_forgets_the_others() -> None:
