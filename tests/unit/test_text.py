@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from pipeline.analysis.text import detect_language, normalise, split_sentences
 
 
@@ -55,3 +60,36 @@ def test_language_detection() -> None:
     assert detect_language("香港证监会周二向第二家虚拟资产交易平台发出牌照。") == "zh"
     assert detect_language("La banque centrale a déclaré que l'interdiction resterait en vigueur pour les "
                            "cryptomonnaies et les plateformes d'échange en France.") == "und"
+
+
+_WORD = re.compile(r"[A-Za-z]+")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_FUNCTION_WORDS = {"the", "of", "and", "to", "in", "a", "is", "that", "for", "on", "with", "as", "by", "it", "was",
+                   "be", "are", "from", "at", "has", "have", "an", "its", "this", "which", "said", "will", "not",
+                   "but", "or", "were", "been", "their", "would", "they"}
+
+
+def _language_by_regex(text: str) -> str:
+    """The rule as first written: Latin words are ``[A-Za-z]+`` runs, counted by a regex."""
+    sample = text[:4000]
+    cjk, words = len(_CJK.findall(sample)), _WORD.findall(sample)
+    if cjk and cjk >= len(words):
+        return "zh"
+    if not words:
+        return "und"
+    english = sum(1 for w in words if w.lower() in _FUNCTION_WORDS)
+    if len(words) < 12:
+        return "en" if english else "und"
+    return "en" if english / len(words) >= 0.12 else "und"
+
+
+_PIECES = st.sampled_from(["the", "The", "OF", "and", "said", "crypto", "e", "é", "İ", "\u212a", "’", "中文",
+                           "\u3400", "\uf900", " ", "  ", "\n", ".", "-", "x1"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PIECES, max_size=60).map("".join) | st.text(max_size=300))
+def test_language_detection_counts_words_as_the_regex_rule_does(text: str) -> None:
+    # detect_language finds the words in ASCII bytes, not with the regex: non-ASCII letters, the Kelvin sign
+    # (which lower-cases to "k") and dotted capitals must still split and count as the regex rule does.
+    assert detect_language(text) == _language_by_regex(text)
