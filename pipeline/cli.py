@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from collections import Counter
@@ -12,6 +13,8 @@ from typing import Any, TextIO
 from kafka.errors import KafkaError
 
 from pipeline.settings import Settings, SettingsError
+
+GC_YOUNG_THRESHOLD = 10_000  # allocations between young collections in a worker (CPython's default: 700)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -107,6 +110,12 @@ def run_worker(app: Any, settings: Settings | None = None) -> None:
     # and set the root logger to DEBUG for it, so every library debug line was built (measured: ~7% of a
     # worker's CPU, with each sent record formatted into a log message).
     worker.spinner = None
+    # The app's long-lived objects (Faust's services, the analyzer's lexicons and automata) would otherwise be
+    # traversed by every full collection, and the analyzer's short-lived containers trigger a young collection
+    # every 700 allocations: freezing the first and collecting less often took the worker's GC time from about
+    # 0.07 ms to under 0.01 ms an article (measured with gc.callbacks over a 6,000-article drain).
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
     worker.execute_from_commandline()
 
 
