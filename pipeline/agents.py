@@ -117,7 +117,7 @@ class Pipeline:
         started = time.perf_counter()
         self.metrics.articles_received.inc(len(events))
         async with self.outbox.commits_held():
-            batch: dict[str, str] = {}  # ids new in this batch (their seen entries): a later copy is a duplicate
+            batch: dict[str, str] = {}  # seen keys new in this batch -> their entries: a later copy is a duplicate
             done: list[tuple[EventT[Any], _Outputs]] = []
             try:
                 for event in events:
@@ -191,7 +191,7 @@ class Pipeline:
 
     def _seen_before_upgrade(self, article_id: str) -> Any:
         """The entry an earlier version wrote for ``article_id`` (keyed by the id itself), until it expires."""
-        return self.seen.get(article_id) if self.seen.index.other else None
+        return self.seen.get(article_id) if self.seen.index.may_hold_earlier_key(article_id) else None
 
     def _prune_seen(self, partition: int, now: float) -> None:
         """Forget ids older than the dedup retention: one scan a minute finds them for every partition, and each

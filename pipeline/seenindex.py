@@ -19,7 +19,7 @@ from array import array
 from collections.abc import Collection, Iterator, MutableMapping
 from typing import Any
 
-from pipeline.dedup import expired_in, parse_seen
+from pipeline.dedup import parse_seen
 
 _BUCKET_BITS = 10  # 1,024 buckets: at a million ids an insert moves about 8 KB a column
 _SHIFT = 64 - _BUCKET_BITS
@@ -76,10 +76,15 @@ class SeenIndex(MutableMapping[str, Any]):
                 return f"{self._hashes[bucket][index]:016x} {meta >> _PARTITION_BITS} {meta & _PARTITION_MASK}"
         return self.other[key]
 
+    def __contains__(self, key: object) -> bool:
+        # Faust's table asks "in" before it reads: without this, MutableMapping's would format the entry first
+        number = _key_number(key) if isinstance(key, str) else None
+        return (number is not None and self._find(number)[2]) or key in self.other
+
     def __setitem__(self, key: str, entry: Any) -> None:
         compact = _compact(key, entry)
         if compact is None:
-            self._remove_compact(key)
+            self._remove_compact(_key_number(key))
             self.other[key] = entry
             return
         number, content_hash, meta = compact
@@ -93,8 +98,7 @@ class SeenIndex(MutableMapping[str, Any]):
             self._size += 1
         self.other.pop(key, None)
 
-    def _remove_compact(self, key: str) -> bool:
-        number = _key_number(key)
+    def _remove_compact(self, number: int | None) -> bool:
         if number is None:
             return False
         bucket, index, found = self._find(number)
@@ -105,8 +109,13 @@ class SeenIndex(MutableMapping[str, Any]):
         return found
 
     def __delitem__(self, key: str) -> None:
-        if not self._remove_compact(key):
+        if not self._remove_compact(_key_number(key)):
             del self.other[key]
+
+    def may_hold_earlier_key(self, article_id: str) -> bool:
+        """Whether an entry an earlier version keyed by the article id itself can be here: one in ``other``, or
+        among the columns when the id happens to have a seen key's form (16 lowercase hex characters)."""
+        return bool(self.other) or _key_number(article_id) is not None
 
     def __iter__(self) -> Iterator[str]:
         for keys in self._keys:
@@ -126,9 +135,9 @@ class SeenIndex(MutableMapping[str, Any]):
                 if meta < bound:
                     found.setdefault(meta & _PARTITION_MASK, []).append(f"{number:016x}")
         for key, entry in self.other.items():
-            partition = _partition(entry)
-            if partition is not None and expired_in(entry, partition, horizon):
-                found.setdefault(partition, []).append(key)
+            parsed = _parsed(entry)
+            if parsed is not None and parsed[1] < horizon:
+                found.setdefault(parsed[2], []).append(key)
         return found
 
     def keep_partitions(self, partitions: Collection[int]) -> None:
@@ -139,12 +148,14 @@ class SeenIndex(MutableMapping[str, Any]):
                 for columns in (self._keys, self._hashes, self._meta):
                     columns[bucket] = array("Q", [columns[bucket][index] for index in kept])
                 self._size -= len(metas) - len(kept)
-        for key in [key for key, entry in self.other.items() if _partition(entry) not in partitions]:
+        for key in [key for key, entry in self.other.items()
+                    if (parsed := _parsed(entry)) is None or parsed[2] not in partitions]:
             del self.other[key]
 
 
-def _partition(entry: Any) -> int | None:
+def _parsed(entry: Any) -> tuple[str, float, int] | None:
+    """``parse_seen(entry)``, or None for an entry it cannot read (dropped with its partition, never expired)."""
     try:
-        return parse_seen(entry)[2]
+        return parse_seen(entry)
     except (TypeError, ValueError):
         return None
