@@ -196,7 +196,7 @@ def full_pipeline(articles: list[dict[str, Any]], workers: int, workdir: Path, l
                 wait_caught_up(broker.bootstrap, settings.app_id)
                 extra = make_corpus(max(200, int(rate * 10)), start_index=len(articles))
                 result.update(measure_latency(broker.bootstrap, extra, rate / 2, len(articles)))
-                result["peak_rss_mb"] = round(max(peak_rss_mb(w.process.pid) for w in group if w.process), 1)
+                result["peak_rss_mb"] = round(max(peak_rss_mb(pid) for pid in pids), 1)
             return result
         finally:
             for worker in group:
@@ -222,6 +222,8 @@ def wait_caught_up(bootstrap: str, group: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     try:
         partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        if not partitions:  # no metadata: "all of nothing committed" would pass at once
+            raise RuntimeError(f"no partitions found for {', '.join(topics)}")
         while time.monotonic() < deadline:
             committed = admin.list_group_offsets({group: partitions})[group]
             ends = consumer.end_offsets(partitions)

@@ -1,12 +1,13 @@
 """State memory per article: what a worker keeps for every article it counted, a million articles in one week.
 
 The windows table is a Faust memory store: per key, an entry in the store's dict and, once recovered, one in its
-key -> partition dict; the seen table's store keeps its entries in a :class:`pipeline.seenindex.SeenIndex`. This
-feeds the pure core the same way: :class:`pipeline.aggregate.WindowBook` with the default windows, grace and
-retention (each window holds the fingerprints of the articles it counted) through the write-back view the window
-stage writes with (once per batch, fingerprints packed), and the seen table's entry per id as the enrich agent
-writes it. ``largest_window_bytes`` is the largest window value as JSON: what one changelog write
-of it sends (the windows changelog takes records up to 16 MiB, ``pipeline.topics.MAX_RECORD_BYTES``). A million articles
+key -> partition dict (counted here for every key: the worst case); the seen table's store keeps its entries in
+a :class:`pipeline.seenindex.SeenIndex`. This feeds the pure core the same way:
+:class:`pipeline.aggregate.WindowBook` with the default windows, grace and retention (each window holds the
+fingerprints of the articles it counted) through the write-back view the window stage writes with (once per
+batch, fingerprints packed), and the seen table's entry per id as the enrich agent writes it.
+``largest_window_bytes`` is the largest window value as JSON: what one changelog write of it sends (the windows
+changelog takes records up to 16 MiB, ``pipeline.topics.MAX_RECORD_BYTES``). A million articles
 published within a week is the worst case of the default retention (nothing has expired yet). Run in its own
 process so the resident-set growth is the state's alone::
 

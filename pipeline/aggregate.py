@@ -8,7 +8,6 @@ dedup set change together in one write: a redelivered article after a crash find
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -91,7 +90,7 @@ def iso(ts: float) -> str:
 
 def _fingerprint(kind: str, value: str) -> int:
     # The 64-bit integer of the hex digest windows kept before (so their fingerprints still match)
-    return int.from_bytes(hashlib.blake2b(f"{kind}:{value}".encode(), digest_size=8).digest(), "big")
+    return dedup.hash64(f"{kind}:{value}")
 
 
 def new_window(start: int, size: int) -> dict[str, Any]:

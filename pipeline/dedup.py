@@ -109,11 +109,16 @@ def packed_window(value: Any) -> Any:
 
 
 # -- seen entries ------------------------------------------------------------------------------------------
+def hash64(text: str) -> int:
+    """A 64-bit hash of ``text`` (blake2b): the windows' fingerprints and the seen table's keys."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
 def seen_key(article_id: str) -> str:
     """The seen table's key for an article id: 16 hex characters of its hash, a fixed size however long the id
     (:class:`pipeline.seenindex.SeenIndex` keeps it as one 64-bit integer). Two ids of a million share one
     with odds of about 1 in 37 million; the later would be taken for a reused id (dead-lettered)."""
-    return hashlib.blake2b(article_id.encode(), digest_size=8).hexdigest()
+    return f"{hash64(article_id):016x}"
 
 
 def seen_entry(content_hash: str, first_seen: float, partition: int) -> str:

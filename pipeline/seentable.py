@@ -1,9 +1,11 @@
 """The seen table: a Faust table whose memory store keeps its entries in a :class:`SeenIndex`.
 
-Only the store's in-memory form differs from Faust's memory store: keys and values, the changelog, recovery and
-writes are Faust's. Its memory store also keeps a key -> changelog partition dict for every key it recovered,
-to drop the keys of partitions this worker lost; here the partition is read from the entry itself (the table is
-co-partitioned with the raw topic, and an entry names its raw partition).
+Keys and values, writes, the changelog and the recovery flow are Faust's; this store holds the entries in a
+:class:`SeenIndex`, applies recovered changelog records to it, and drops the ids of partitions this worker lost.
+(Faust has no per-table store class setting, so ``SeenTable`` builds its store itself.) Faust's memory store
+keeps a key -> changelog partition dict for every key it recovered, to drop the keys of partitions this worker
+lost; here the partition is read from the entry itself (the table is co-partitioned with the raw topic, and an
+entry names its raw partition).
 """
 
 from __future__ import annotations

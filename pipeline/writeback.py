@@ -3,9 +3,10 @@
 The window stage applies a batch of inputs to its changelogged table through this view. A daily window can
 count thousands of articles (its dedup fingerprints among them), and every table write sends the whole value
 to the changelog: written once per batch instead of once per article, that cost no longer grows with the
-batch. Only a write changes the store: a value read from it is a shallow copy (kept until the flush, so the batch
-sees its own changes), so what a reader changes in place without writing it back, such as a window's
-fingerprints unpacked to look up a duplicate, never reaches the store or its changelog. Pure: no Faust import;
+batch. A value read from the store is a shallow copy (kept until the flush, so the batch sees its own changes):
+a top-level key a reader replaces without writing the value back, such as a window's fingerprints unpacked to
+look up a duplicate, never reaches the store or its changelog. (Nested values are shared: the window stage
+writes back every window it changes below the top level.) Pure: no Faust import;
 unit-tested against a dict.
 """
 
