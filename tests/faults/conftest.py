@@ -27,6 +27,8 @@ from pipeline.settings import Settings
 pytestmark = pytest.mark.integration
 NEEDS = "Apache Kafka tests need Java 17+ and Maven"
 _FIGURES: list[tuple[str, dict[str, Any]]] = []
+_CALL_FAILED = pytest.StashKey[bool]()
+LOG_TAIL = 80
 
 
 class Broker(Protocol):
@@ -109,9 +111,30 @@ class Stack:
             worker.stop()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_FAILED] = report.failed
+    return report
+
+
+def worker_report(worker: WorkerProcess, tail: int = LOG_TAIL) -> str:
+    """Whether the worker runs, its warnings and errors, and the end of its log: what a failed fault test
+    prints, since CI keeps no tmp dir."""
+    process = worker.process
+    state = "not running (never started, stopped or killed)" if process is None else (
+        "running" if process.poll() is None else f"exited with status {process.returncode}")
+    lines = worker.log_path.read_text(errors="replace").splitlines() if worker.log_path else []
+    notable = [line for line in lines[:-tail] if "[WARNING]" in line or "[ERROR]" in line]
+    return "\n".join([f"== {worker.log_path}: {state}; {len(notable)} warnings/errors before the last {tail} lines",
+                      *notable[-tail:], f"-- last {tail} lines", *lines[-tail:]])
+
+
 @pytest.fixture
-def stack_for(tmp_path: Path) -> Iterator[Any]:
-    """``stack_for(broker, **settings overrides)`` -> a Stack whose workers are stopped after the test."""
+def stack_for(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """``stack_for(broker, **settings overrides)`` -> a Stack whose workers are stopped after the test (their
+    logs printed first when the test failed)."""
     stacks: list[Stack] = []
 
     def make(broker: Broker, **overrides: Any) -> Stack:
@@ -120,6 +143,10 @@ def stack_for(tmp_path: Path) -> Iterator[Any]:
         return stack
 
     yield make
+    if request.node.stash.get(_CALL_FAILED, False):
+        for stack in stacks:
+            for worker in stack.workers:
+                print(worker_report(worker))
     for stack in stacks:
         stack.stop()
 
