@@ -15,6 +15,7 @@ from pipeline.connection import faust_credentials
 from pipeline.consumer import RebalanceSafeConsumer
 from pipeline.metrics import PipelineMetrics
 from pipeline.settings import Settings
+from pipeline.stallwatch import install as install_stall_watch
 from pipeline.topics import DLQ, ENRICHED, MAX_RECORD_BYTES, RAW, SIGNALS, WINDOW_INPUT, TopicSpec
 
 
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
     metrics = PipelineMetrics.create(registry, frozenset(analyzer.registry.codes), frozenset(KINDS))
     app.pipeline = Pipeline(app, settings, channels, metrics, analyzer)  # type: ignore[attr-defined]
     app.prometheus_registry = registry  # type: ignore[attr-defined]
+    install_stall_watch(app, settings.stall_exit_seconds)
     return app
 
 

@@ -85,6 +85,13 @@ def _positive(kind: Callable[[str], T]) -> Callable[[str], T]:
     return parse
 
 
+def _non_negative(raw: str) -> float:
+    value = float(raw)
+    if value < 0:
+        raise ValueError("expected 0 or a positive number")
+    return value
+
+
 def _env(name: str, parse: Callable[[str], Any], default: Any, doc: str) -> Any:
     """Declare one setting: its env var, parser, default and README description."""
     return field(default=default, metadata={"env": name, "parse": parse, "doc": doc})
@@ -143,6 +150,11 @@ class Settings:
     rebalance_timeout_seconds: float = _env(
         "PIPELINE_REBALANCE_TIMEOUT_SECONDS", _positive(float), 60.0,
         "Consumer-group rebalance timeout; a few seconds on the embedded broker.",
+    )
+    stall_exit_seconds: float = _env(
+        "PIPELINE_STALL_EXIT_SECONDS", _non_negative, 300.0,
+        "A worker whose rebalance or table recovery makes no progress for this long exits with status 70, for its "
+        "supervisor to restart it (0: never).",
     )
     processing_guarantee: str = _env(
         "PIPELINE_PROCESSING_GUARANTEE", _choice(GUARANTEES), "at_least_once",

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -23,12 +24,14 @@ from pipeline.admin import create_topics
 from pipeline.broker import ApacheKafka, EmbeddedBroker, assemble_apache_kafka, free_port
 from pipeline.demo import DEV_ENV, WorkerProcess
 from pipeline.settings import Settings
+from pipeline.stallwatch import EXIT_STALLED
 
 pytestmark = pytest.mark.integration
 NEEDS = "Apache Kafka tests need Java 17+ and Maven"
 _FIGURES: list[tuple[str, dict[str, Any]]] = []
 _CALL_FAILED = pytest.StashKey[bool]()
 LOG_TAIL = 80
+NOTABLE_LEVELS = ("WARNING", "ERROR", "CRITICAL")
 
 
 class Broker(Protocol):
@@ -88,14 +91,30 @@ def any_broker(request: pytest.FixtureRequest) -> Broker:
 
 
 class Stack:
-    """Workers of one app on one broker, each with its own web port, data dir and log; stopped at teardown."""
+    """Workers of one app on one broker, each with its own web port, data dir and log; stopped at teardown.
+
+    Like Compose's ``restart: unless-stopped``, the stack starts again a worker that exited with
+    :data:`~pipeline.stallwatch.EXIT_STALLED` (its stall watch gave up on a rebalance); ``restarts`` counts them
+    and the tests report it with their figures. Any other exit stays an exit."""
 
     def __init__(self, broker: Broker, workdir: Path, **overrides: Any) -> None:
         self.broker = broker
         self.workdir = workdir
         self.settings = replace(Settings.from_env(DEV_ENV), broker_url=broker.url, **overrides)
         self.workers: list[WorkerProcess] = []
+        self.restarts = 0
         create_topics(self.settings)
+        self._stopping = threading.Event()
+        self._supervisor = threading.Thread(target=self._supervise, name="stack-supervisor", daemon=True)
+        self._supervisor.start()
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(1.0):
+            for worker in list(self.workers):
+                process = worker.process
+                if process is not None and process.poll() == EXIT_STALLED:
+                    self.restarts += 1
+                    worker.start(ready_timeout=90)
 
     def worker(self, **overrides: Any) -> WorkerProcess:
         index = len(self.workers)
@@ -107,6 +126,8 @@ class Stack:
         return worker.start(ready_timeout=90)
 
     def stop(self) -> None:
+        self._stopping.set()
+        self._supervisor.join()
         for worker in self.workers:
             worker.stop()
 
@@ -126,7 +147,7 @@ def worker_report(worker: WorkerProcess, tail: int = LOG_TAIL) -> str:
     state = "not running (never started, stopped or killed)" if process is None else (
         "running" if process.poll() is None else f"exited with status {process.returncode}")
     lines = worker.log_path.read_text(errors="replace").splitlines() if worker.log_path else []
-    notable = [line for line in lines[:-tail] if "[WARNING]" in line or "[ERROR]" in line]
+    notable = [line for line in lines[:-tail] if any(f"[{level}]" in line for level in NOTABLE_LEVELS)]
     return "\n".join([f"== {worker.log_path}: {state}; {len(notable)} warnings/errors before the last {tail} lines",
                       *notable[-tail:], f"-- last {tail} lines", *lines[-tail:]])
 
@@ -143,6 +164,9 @@ def stack_for(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
         return stack
 
     yield make
+    restarts = sum(stack.restarts for stack in stacks)
+    if restarts:
+        _FIGURES.append((request.node.name, {"workers_restarted_after_a_stall": restarts}))
     if request.node.stash.get(_CALL_FAILED, False):
         for stack in stacks:
             for worker in stack.workers:

@@ -28,6 +28,7 @@ def test_reads_every_variable_at_call_time() -> None:
 @pytest.mark.parametrize("name,value", [
     ("PIPELINE_PARTITIONS", "zero"), ("PIPELINE_PARTITIONS", "0"), ("PIPELINE_WINDOWS", ""),
     ("PIPELINE_WINDOWS", "-5"), ("PIPELINE_PROCESSING_GUARANTEE", "maybe"), ("PIPELINE_LOG_LEVEL", "LOUD"),
+    ("PIPELINE_STALL_EXIT_SECONDS", "-1"),
 ])
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     if value == "":
