@@ -78,17 +78,22 @@ def worker_state(app: Any) -> WorkerState:
                        progress=int(getattr(app.monitor, "events_total", 0)) + restored)
 
 
-def install(app: Any, limit_seconds: float) -> StallWatch:
+def install(app: Any, limit_seconds: float, clock: Callable[[], float] = time.monotonic) -> StallWatch:
     """Check the app every few seconds; exit with :data:`EXIT_STALLED` when it stalls."""
-    watch = StallWatch(limit_seconds)
+    watch = StallWatch(limit_seconds, clock)
 
     async def check() -> None:
-        state = worker_state(app)
+        try:
+            state = worker_state(app)
+        except Exception:  # e.g. the consumer is stopping: the watch must never be what takes a worker down
+            log.debug("stall watch: no state this time", exc_info=True)
+            return
         stalled = watch.observe(state)
         if stalled is not None:
             log.critical("worker stalled for %.0f s (%s): exiting with status %d so it is restarted",
                          stalled, state.describe(), EXIT_STALLED)
-            logging.shutdown()
+            for handler in logging.getLogger().handlers:  # os._exit skips the flush at exit
+                handler.flush()
             sys.stderr.flush()
             # Not a graceful stop: Faust's shutdown waits on the same stuck rebalance.
             os._exit(EXIT_STALLED)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from types import SimpleNamespace
+from typing import Any
 
-from pipeline.stallwatch import StallWatch, WorkerState, worker_state
+import pytest
+
+from pipeline import stallwatch
+from pipeline.stallwatch import EXIT_STALLED, StallWatch, WorkerState, install, worker_state
 
 SETTLED = WorkerState(rebalancing=False, in_recovery=False, flow_active=True, paused_inputs=0, progress=0)
 STUCK = replace(SETTLED, in_recovery=True, flow_active=False, paused_inputs=3)
@@ -75,3 +80,48 @@ def test_worker_state_reads_paused_input_partitions_not_changelogs() -> None:
                                 progress=60)
     recovery.active_remaining_total = lambda: 30  # ten more records restored: progress
     assert worker_state(app).progress == 70
+
+
+class TimerApp(SimpleNamespace):
+    """Just enough of a Faust app for :func:`install`: ``timer`` keeps the function it decorates."""
+
+    def timer(self, interval: float, name: str) -> Any:
+        def register(fun: Any) -> Any:
+            self.timers[name] = (interval, fun)
+            return fun
+        return register
+
+
+def stuck_app() -> TimerApp:
+    consumer = SimpleNamespace(assignment=lambda: set(), _paused_partitions=set(), _is_changelog_tp=lambda tp: False,
+                               flow_active=True)
+    recovery = SimpleNamespace(in_recovery=True, active_remaining_total=lambda: 5)
+    return TimerApp(consumer=consumer, tables=SimpleNamespace(recovery=recovery), rebalancing=True,
+                    monitor=SimpleNamespace(events_total=0), timers={})
+
+
+def test_the_installed_check_exits_with_status_70_once_stalled(monkeypatch: pytest.MonkeyPatch,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    exits: list[int] = []
+    monkeypatch.setattr(stallwatch.os, "_exit", exits.append)
+    clock, app = Clock(), stuck_app()
+    install(app, 30, clock)
+    interval, check = app.timers["stall-watch"]
+    assert interval == stallwatch.CHECK_SECONDS
+    for _ in range(6):  # 0 .. 25 s
+        asyncio.run(check())
+        clock.now += 5
+    assert exits == []
+    asyncio.run(check())
+    assert exits == [EXIT_STALLED]
+    assert "worker stalled for 30 s (rebalancing=True in_recovery=True" in caplog.text
+
+
+def test_the_check_survives_a_state_it_cannot_read_and_a_zero_limit_installs_nothing() -> None:
+    app = stuck_app()
+    app.consumer.assignment = lambda: 1 / 0  # e.g. a consumer that is stopping
+    install(app, 30)
+    asyncio.run(app.timers["stall-watch"][1]())  # no exception
+    idle = stuck_app()
+    install(idle, 0)
+    assert idle.timers == {}
