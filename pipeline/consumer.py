@@ -20,6 +20,12 @@ The defects, each of which lost input in our fault tests:
    the partition sought again, so nothing the new position returned is skipped); a record read in an older epoch
    is processed but its ack does not count (it is read again from the new position, where the dedup table drops
    it). Every seek goes through the consumer thread's queue, not a direct call from the main loop.
+
+   Changelog partitions have the same race when table recovery seeks them (``seek_wait``): a standby changelog
+   batch walked across the seek left the read offset at its last record, the restore's records were dropped as
+   read, and recovery waited for the changelog's end forever, all partitions paused (2 of about 40 two-worker
+   failovers: the CI failure of Nov 29 and one of 11 runs under load on Nov 30, both a survivor taking over the
+   window stage). The same epochs drop such records and seek again.
 3. Offsets the fetcher steps over hold no record (transaction markers, aborted or expired records). Faust credits
    them as a "gap" only between two records it hands over, and not after a record at offset 0 (it tests its read
    offset for truth); here every offset stepped over since the seek target is credited, so the head check can be
@@ -87,6 +93,16 @@ class RebalanceSafeConsumer(Consumer):
         await self._thread.seek_wait({partition: offset})
         self._new_epoch([partition], {partition: offset})
 
+    async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
+        # Table recovery positions the changelogs here (to where each table's restore starts): the same race as
+        # defect 2. A standby changelog batch walked while the seek ran left the read offset at its last record,
+        # so the records from the new position were dropped as already read and the restore waited forever for
+        # the changelog's end (seen: a survivor stuck in recovery after its peer was SIGKILLed).
+        await super().seek_wait(partitions)
+        for tp, offset in partitions.items():
+            self._read_offset[tp] = offset or None
+        self._new_epoch(partitions, partitions)
+
     async def seek_to_committed(self) -> Mapping[TP, int]:
         committed = await super().seek_to_committed()
         ours = {tp: offset for tp, offset in committed.items() if not self._is_changelog_tp(tp)}
@@ -112,12 +128,14 @@ class RebalanceSafeConsumer(Consumer):
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
         stale: dict[TP, int] = {}
         async for tp, message in super().getmany(timeout):
-            if self._is_changelog_tp(tp):  # table recovery positions changelogs itself
-                yield tp, message
-                continue
             epoch = self._fetch_epochs.get(tp, 0)
             if epoch != self._epochs.get(tp, 0):
                 stale[tp] = stale.get(tp, 0) + 1
+                continue
+            if self._is_changelog_tp(tp):  # restored, not acked: only the read offset matters
+                yield tp, message
+                if self._epochs.get(tp, 0) != epoch:
+                    self._read_offset[tp] = self._targets.get(tp) or None
                 continue
             expected = self._next_offset.get(tp)
             if expected is not None and message.offset > expected:

@@ -1,10 +1,22 @@
-"""The commit arithmetic of pipeline/consumer.py: never past a record that was not processed."""
+"""pipeline/consumer.py: the commit arithmetic (never past a record that was not processed), and the seek epochs
+on changelog partitions."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import weakref
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from faust.transport.consumer import Consumer as FaustConsumer
+from faust.types import TP
 from intervaltree import IntervalTree
 
-from pipeline.consumer import committable_offset
+from pipeline.consumer import RebalanceSafeConsumer, committable_offset
 
 
 def commit(acked: list[int], head: int | None, gaps: tuple[tuple[int, int], ...] = ()) -> tuple[int | None, list[int]]:
@@ -64,3 +76,78 @@ def test_the_commit_leaves_the_bookkeeping_of_what_is_left() -> None:
     assert committable_offset(pending, index, gaps, 10) == 13
     assert pending == [20] and index == {20}
     assert [(i.begin, i.end) for i in gaps] == [(30, 31)]
+
+
+# -- seek epochs on changelog partitions ---------------------------------------------------------------------
+CHANGELOG = TP("app-windows-changelog", 0)
+log = logging.getLogger(__name__)
+
+
+class FakeThread:
+    """The consumer thread's seek, recorded (the seek itself is aiokafka's)."""
+
+    def __init__(self) -> None:
+        self.seeks: list[dict[TP, int]] = []
+
+    async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
+        self.seeks.append(dict(partitions))
+
+
+def bare_consumer(monkeypatch: pytest.MonkeyPatch,
+                  fetched: list[list[int]]) -> tuple[RebalanceSafeConsumer, FakeThread]:
+    """A RebalanceSafeConsumer with only the state its epoch logic uses; Faust's ``getmany`` hands over
+    ``fetched`` (offsets of the changelog partition), one batch per call, with the epochs snapshotted at each
+    fetch as the real ``_wait_next_records`` does."""
+    consumer = RebalanceSafeConsumer.__new__(RebalanceSafeConsumer)
+    thread = FakeThread()
+    consumer.__dict__.update(
+        _epochs={}, _fetch_epochs={}, _message_epochs=weakref.WeakKeyDictionary(), _targets={}, _next_offset={},
+        _holes=set(), _stale_records=0, _acked=defaultdict(list), _acked_index=defaultdict(set),
+        _gap=defaultdict(IntervalTree), _read_offset=defaultdict(lambda: None), _thread=thread,
+        _is_changelog_tp=lambda tp: tp.topic.endswith("-changelog"), assignment=lambda: {CHANGELOG},
+        log=SimpleNamespace(info=log.info, dev=log.debug))
+    batches = iter(fetched)
+
+    async def getmany(self: RebalanceSafeConsumer, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
+        self._fetch_epochs = dict(self._epochs)
+        for offset in next(batches, []):
+            yield CHANGELOG, SimpleNamespace(offset=offset)
+
+    monkeypatch.setattr(FaustConsumer, "getmany", getmany)
+    return consumer, thread
+
+
+async def drain(consumer: RebalanceSafeConsumer, during: Callable[[int], Awaitable[None]]) -> list[int]:
+    """One pass of Faust's drain loop: hand over each record not below the read offset, then set it."""
+    handed = []
+    async for tp, message in consumer.getmany(1.0):
+        read_offset = consumer._read_offset[tp]
+        if read_offset is None or message.offset >= read_offset:
+            handed.append(message.offset)
+            await during(message.offset)
+            consumer._read_offset[tp] = message.offset
+    return handed
+
+
+def test_a_changelog_batch_walked_across_a_recovery_seek_does_not_hide_the_restore(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A standby's batch (offsets 10-14) is being handed over when recovery makes the partition active and seeks
+    # it to 0. Faust then set the read offset to the walked records' and dropped 0-14 when they came: recovery
+    # waited for offset 14 forever.
+    consumer, thread = bare_consumer(monkeypatch, [[10, 11, 12, 13, 14], [0, 1, 2, 3]])
+
+    async def recovery_seeks_at_11(offset: int) -> None:
+        if offset == 11:
+            await consumer.seek_wait({CHANGELOG: 0})
+
+    async def nothing(offset: int) -> None:
+        return None
+
+    async def run() -> tuple[list[int], list[int]]:
+        return await drain(consumer, recovery_seeks_at_11), await drain(consumer, nothing)
+
+    first, second = asyncio.run(run())
+    assert first == [10, 11]  # 12-14 were fetched before the seek: dropped
+    assert thread.seeks == [{CHANGELOG: 0}, {CHANGELOG: 0}]  # recovery's seek, then ours again after the drop
+    assert second == [0, 1, 2, 3]  # the restore from the new position is handed over
+    assert consumer.take_stale_records() == 3
