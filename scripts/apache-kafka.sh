@@ -72,7 +72,7 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() {
   local port
   for _ in $(seq 200); do
-    port=$((20000 + RANDOM % 30000))
+    port=$((20000 + RANDOM % 12000))  # below the kernel's ephemeral ports (32768-60999), which clients take
     port_open "$port" || { echo "$port"; return 0; }
   done
   die "no free port found"
