@@ -78,6 +78,22 @@ def worker_state(app: Any) -> WorkerState:
                        progress=int(getattr(app.monitor, "events_total", 0)) + restored)
 
 
+async def stuck_changelogs(app: Any) -> str:
+    """For the log line of a stall: each active changelog partition still short of its end, with where the
+    fetcher stands (position), the end, Faust's read offset and who has it paused. Best effort."""
+    recovery, consumer = app.tables.recovery, app.consumer
+    paused_by_kafka = {(tp.topic, tp.partition) for tp in consumer._thread._ensure_consumer().paused()}
+    parts = []
+    for tp, remaining in sorted(recovery.active_remaining().items()):
+        if remaining <= 0:
+            continue
+        position = await consumer.position(tp)
+        parts.append(f"{tp.topic}[{tp.partition}] remaining={remaining} offset={recovery.active_offsets.get(tp)} "
+                     f"position={position} highwater={consumer.highwater(tp)} read_offset={consumer._read_offset[tp]} "
+                     f"paused={tp in consumer._paused_partitions}/{(tp.topic, tp.partition) in paused_by_kafka}")
+    return "; ".join(parts) or "none"
+
+
 def install(app: Any, limit_seconds: float, clock: Callable[[], float] = time.monotonic) -> StallWatch:
     """Check the app every few seconds; exit with :data:`EXIT_STALLED` when it stalls."""
     watch = StallWatch(limit_seconds, clock)
@@ -90,8 +106,12 @@ def install(app: Any, limit_seconds: float, clock: Callable[[], float] = time.mo
             return
         stalled = watch.observe(state)
         if stalled is not None:
-            log.critical("worker stalled for %.0f s (%s): exiting with status %d so it is restarted",
-                         stalled, state.describe(), EXIT_STALLED)
+            try:
+                changelogs = await stuck_changelogs(app)
+            except Exception as exc:  # the exit must not depend on it
+                changelogs = f"unknown ({exc!r})"
+            log.critical("worker stalled for %.0f s (%s; changelogs short of their end: %s): exiting with status %d "
+                         "so it is restarted", stalled, state.describe(), changelogs, EXIT_STALLED)
             for handler in logging.getLogger().handlers:  # os._exit skips the flush at exit
                 handler.flush()
             sys.stderr.flush()
