@@ -56,6 +56,7 @@ class RebalanceSafeConsumer(Consumer):
         self._next_offset: dict[TP, int] = {}  # per partition: the offset after the last record read in this epoch
         self._holes: set[tuple[TP, int]] = set()  # holes seen at the last check
         self._stale_records = 0  # dropped since the last take_stale_records()
+        self._fetched_changelogs: dict[TP, tuple[int, int]] = {}  # of the fetch being handed over
 
     # -- seek epochs ---------------------------------------------------------------------------------------
     def _new_epoch(self, tps: Iterable[TP], target: Mapping[TP, int] | None = None) -> None:
@@ -123,16 +124,24 @@ class RebalanceSafeConsumer(Consumer):
 
     async def _wait_next_records(self, timeout: float) -> Any:
         self._fetch_epochs = dict(self._epochs)
-        return await super()._wait_next_records(timeout)
+        records, active = await super()._wait_next_records(timeout)
+        # Per changelog partition, the offsets of the first and last record fetched (see _refetch_changelogs).
+        self._fetched_changelogs = {TP(tp.topic, tp.partition): (batch[0].offset, batch[-1].offset)
+                                    for tp, batch in (records or {}).items()
+                                    if batch and self._is_changelog_tp(tp)}
+        return records, active
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
         stale: dict[TP, int] = {}
+        self._fetched_changelogs = {}
+        handed: dict[TP, int] = {}  # changelog partition -> the last offset handed over
         async for tp, message in super().getmany(timeout):
             epoch = self._fetch_epochs.get(tp, 0)
             if epoch != self._epochs.get(tp, 0):
                 stale[tp] = stale.get(tp, 0) + 1
                 continue
             if self._is_changelog_tp(tp):  # restored, not acked: only the read offset matters
+                handed[tp] = message.offset
                 yield tp, message
                 if self._epochs.get(tp, 0) != epoch:
                     self._read_offset[tp] = self._targets.get(tp) or None
@@ -157,6 +166,29 @@ class RebalanceSafeConsumer(Consumer):
                           tp.partition, count)
             if target is not None and tp in self.assignment():
                 await self.seek(tp, target)
+        await self._refetch_changelogs(handed, stale)
+
+    async def _refetch_changelogs(self, handed: Mapping[TP, int], stale: Mapping[TP, int]) -> None:
+        """Seek back changelog partitions whose fetched records Faust's ``getmany`` threw away unseen.
+
+        It does so when the flow stopped (a rebalance) or the generation changed while the fetch was out; for
+        input partitions Faust then seeks to the committed offsets, for changelogs nothing does. A fetch that
+        was out when recovery sought a standby changelog back to the start of its restore returned the whole
+        restore, the flow was still stopped, and recovery then waited for records the fetcher had passed
+        (seen: position = end of the changelog, nothing received, in 2 of 29 failovers under load)."""
+        for tp, (first, last) in self._fetched_changelogs.items():
+            done = handed.get(tp)
+            if tp in stale or (done is not None and done >= last) or tp not in self.assignment():
+                continue
+            if self._fetch_epochs.get(tp, 0) == self._epochs.get(tp, 0):
+                offset: int | None = first if done is None else done + 1
+            else:  # sought since the fetch was requested: from where it was sought to
+                offset = self._targets.get(tp)
+            if offset is not None:
+                self.log.info("%s[%d]: %d fetched records were not handed over; reading them again", tp.topic,
+                              tp.partition, last - (first if done is None else done))
+                await self.seek(tp, offset)
+        self._fetched_changelogs = {}
 
     def take_stale_records(self) -> int:
         """Records dropped because their partition was sought after they were fetched, since the last call."""

@@ -95,24 +95,33 @@ class FakeThread:
 
 def bare_consumer(monkeypatch: pytest.MonkeyPatch,
                   fetched: list[list[int]]) -> tuple[RebalanceSafeConsumer, FakeThread]:
-    """A RebalanceSafeConsumer with only the state its epoch logic uses; Faust's ``getmany`` hands over
-    ``fetched`` (offsets of the changelog partition), one batch per call, with the epochs snapshotted at each
-    fetch as the real ``_wait_next_records`` does."""
+    """A RebalanceSafeConsumer with only the state its epoch logic uses, over Faust's ``getmany`` reduced to what
+    matters here: each call fetches the next batch of ``fetched`` (offsets of the changelog partition) and hands
+    it over, or throws it away when the flow is stopped (a rebalance), as Faust does."""
     consumer = RebalanceSafeConsumer.__new__(RebalanceSafeConsumer)
     thread = FakeThread()
     consumer.__dict__.update(
         _epochs={}, _fetch_epochs={}, _message_epochs=weakref.WeakKeyDictionary(), _targets={}, _next_offset={},
         _holes=set(), _stale_records=0, _acked=defaultdict(list), _acked_index=defaultdict(set),
         _gap=defaultdict(IntervalTree), _read_offset=defaultdict(lambda: None), _thread=thread,
+        _fetched_changelogs={}, flow_active=True,
         _is_changelog_tp=lambda tp: tp.topic.endswith("-changelog"), assignment=lambda: {CHANGELOG},
         log=SimpleNamespace(info=log.info, dev=log.debug))
     batches = iter(fetched)
 
-    async def getmany(self: RebalanceSafeConsumer, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
-        self._fetch_epochs = dict(self._epochs)
-        for offset in next(batches, []):
-            yield CHANGELOG, SimpleNamespace(offset=offset)
+    async def wait_next_records(self: RebalanceSafeConsumer, timeout: float) -> tuple[Any, None]:
+        offsets = next(batches, [])
+        return {CHANGELOG: [SimpleNamespace(offset=offset) for offset in offsets]}, None
 
+    async def getmany(self: RebalanceSafeConsumer, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
+        records, _ = await self._wait_next_records(timeout)
+        if not self.flow_active:
+            return
+        for tp, batch in records.items():
+            for record in batch:
+                yield tp, record
+
+    monkeypatch.setattr(FaustConsumer, "_wait_next_records", wait_next_records)
     monkeypatch.setattr(FaustConsumer, "getmany", getmany)
     return consumer, thread
 
@@ -151,3 +160,41 @@ def test_a_changelog_batch_walked_across_a_recovery_seek_does_not_hide_the_resto
     assert thread.seeks == [{CHANGELOG: 0}, {CHANGELOG: 0}]  # recovery's seek, then ours again after the drop
     assert second == [0, 1, 2, 3]  # the restore from the new position is handed over
     assert consumer.take_stale_records() == 3
+
+
+def test_changelog_records_fetched_while_the_flow_was_stopped_are_fetched_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Recovery sought the changelog to 0 while a fetch was out; the fetch returned the whole restore (0-18) with
+    # the flow still stopped and Faust threw it away, the fetcher past it: recovery waited for 18 forever.
+    consumer, thread = bare_consumer(monkeypatch, [list(range(19)), list(range(19)), [19, 20, 21]])
+
+    async def nothing(offset: int) -> None:
+        return None
+
+    async def run() -> list[list[int]]:
+        consumer.flow_active = False
+        await drain(consumer, nothing)
+        consumer.flow_active = True
+        handed = [await drain(consumer, nothing)]
+
+        async def stop_at_20(offset: int) -> None:  # a batch cut short (the generation changed) after 20
+            if offset == 20:
+                consumer.flow_active = False
+
+        async def cut_short(timeout: float) -> AsyncIterator[tuple[TP, Any]]:
+            records, _ = await consumer._wait_next_records(timeout)
+            for tp, batch in records.items():
+                for record in batch:
+                    if not consumer.flow_active:
+                        return
+                    yield tp, record
+
+        monkeypatch.setattr(FaustConsumer, "getmany", lambda self, timeout: cut_short(timeout))
+        handed.append(await drain(consumer, stop_at_20))
+        consumer.flow_active = True
+        return handed
+
+    after_restart, cut = asyncio.run(run())
+    assert thread.seeks == [{CHANGELOG: 0}, {CHANGELOG: 21}]  # the whole batch again, then from the first not handed
+    assert after_restart == list(range(19))
+    assert cut == [19, 20]
