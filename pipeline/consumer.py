@@ -22,10 +22,13 @@ The defects, each of which lost input in our fault tests:
    it). Every seek goes through the consumer thread's queue, not a direct call from the main loop.
 
    Changelog partitions have the same race when table recovery seeks them (``seek_wait``): a standby changelog
-   batch walked across the seek left the read offset at its last record, the restore's records were dropped as
-   read, and recovery waited for the changelog's end forever, all partitions paused (2 of about 40 two-worker
-   failovers: the CI failure of Nov 29 and one of 11 runs under load on Nov 30, both a survivor taking over the
-   window stage). The same epochs drop such records and seek again.
+   batch walked across the seek can leave the read offset at its last record; the same epochs drop such records
+   and seek again. And Faust's ``getmany`` throws a fetched batch away unseen when the flow stopped or the
+   generation changed while the fetch was out, which for input partitions its seek to the committed offsets
+   repairs, but for changelogs nothing did: a fetch out when recovery sought a standby changelog back to the
+   start of its restore returned the whole restore during the rebalance, and recovery then waited forever for
+   records the fetcher had passed, every partition paused (the CI failure of Nov 29; 3 of about 60 two-worker
+   failovers under load on Nov 30). Such changelog records are fetched again (:meth:`_refetch_changelogs`).
 3. Offsets the fetcher steps over hold no record (transaction markers, aborted or expired records). Faust credits
    them as a "gap" only between two records it hands over, and not after a record at offset 0 (it tests its read
    offset for truth); here every offset stepped over since the seek target is credited, so the head check can be
