@@ -94,8 +94,7 @@ class RebalanceSafeConsumer(Consumer):
     async def _seek(self, partition: TP, offset: int) -> None:
         # Through the consumer thread's queue (Faust's own ``_seek`` calls aiokafka from the main loop, across
         # threads, while a fetch may be running there).
-        await self._thread.seek_wait({partition: offset})
-        self._new_epoch([partition], {partition: offset})
+        await self.seek_wait({partition: offset})
 
     async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
         # Table recovery positions the changelogs here (to where each table's restore starts): the same race as
@@ -145,21 +144,17 @@ class RebalanceSafeConsumer(Consumer):
                 continue
             if self._is_changelog_tp(tp):  # restored, not acked: only the read offset matters
                 handed[tp] = message.offset
-                yield tp, message
-                if self._epochs.get(tp, 0) != epoch:
-                    self._read_offset[tp] = self._targets.get(tp) or None
-                continue
-            expected = self._next_offset.get(tp)
-            if expected is not None and message.offset > expected:
-                self._gap[tp].addi(expected, message.offset)  # no record there: markers, aborted or expired
-            self._next_offset[tp] = message.offset + 1
-            self._message_epochs[message] = epoch
+            else:
+                expected = self._next_offset.get(tp)
+                if expected is not None and message.offset > expected:
+                    self._gap[tp].addi(expected, message.offset)  # no record there: markers, aborted or expired
+                self._next_offset[tp] = message.offset + 1
+                self._message_epochs[message] = epoch
             yield tp, message
             if self._epochs.get(tp, 0) != epoch:
                 # Sought while the drain loop handed this record over; it then set its read offset to this
                 # record's, past the new position: put it back, or the records read again are dropped as read.
-                target = self._targets.get(tp)
-                self._read_offset[tp] = target or None
+                self._read_offset[tp] = self._targets.get(tp) or None
         # The dropped records may have come from the new position (fetched after the seek ran in the thread,
         # requested before it returned here): seek there again so none is skipped.
         for tp, count in stale.items():
@@ -177,21 +172,18 @@ class RebalanceSafeConsumer(Consumer):
         It does so when the flow stopped (a rebalance) or the generation changed while the fetch was out; for
         input partitions Faust then seeks to the committed offsets, for changelogs nothing does. A fetch that
         was out when recovery sought a standby changelog back to the start of its restore returned the whole
-        restore, the flow was still stopped, and recovery then waited for records the fetcher had passed
-        (seen: position = end of the changelog, nothing received, in 2 of 29 failovers under load)."""
+        restore, the flow was still stopped, and recovery then waited for records the fetcher had passed."""
         for tp, (first, last) in self._fetched_changelogs.items():
-            done = handed.get(tp)
-            if tp in stale or (done is not None and done >= last) or tp not in self.assignment():
+            start = first if tp not in handed else handed[tp] + 1  # the first record not handed over
+            if tp in stale or start > last or tp not in self.assignment():
                 continue
-            if self._fetch_epochs.get(tp, 0) == self._epochs.get(tp, 0):
-                offset: int | None = first if done is None else done + 1
-            else:  # sought since the fetch was requested: from where it was sought to
-                offset = self._targets.get(tp)
+            # Sought since the fetch was requested: read again from where it was sought to.
+            same_epoch = self._fetch_epochs.get(tp, 0) == self._epochs.get(tp, 0)
+            offset = start if same_epoch else self._targets.get(tp)
             if offset is not None:
                 self.log.info("%s[%d]: %d fetched records were not handed over; reading them again", tp.topic,
-                              tp.partition, last - (first if done is None else done))
+                              tp.partition, last - start + 1)
                 await self.seek(tp, offset)
-        self._fetched_changelogs = {}
 
     def take_stale_records(self) -> int:
         """Records dropped because their partition was sought after they were fetched, since the last call."""
