@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from pipeline.agents import Channels, Pipeline
 from pipeline.analysis import Analyzer
 from pipeline.analysis.evidence import KINDS
+from pipeline.batching import BatchingStream
 from pipeline.connection import faust_credentials
 from pipeline.consumer import RebalanceSafeConsumer
 from pipeline.metrics import PipelineMetrics
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
         producer_max_request_size=MAX_RECORD_BYTES + 64 * 1024,
         table_cleanup_interval=timedelta(seconds=30),
         logging_config=None,
+        Stream=BatchingStream,  # batches without a timer spinning while idle (pipeline/batching.py)
         # /metrics takes no body: anything larger than this is refused with 413 before it is read.
         web_application_options={"client_max_size": settings.web_max_body_bytes},
     )
