@@ -20,6 +20,7 @@ class Collector:
         self.batches: list[list[Any]] = []
         self.unacked_in_body: list[bool] = []
         self.acked_after_body: list[bool] = []
+        self.sent = 0
         self.agent = self.app.agent(self.app.channel(), name="collect")(self._collect(max_, within))
 
     def _collect(self, max_: int, within: float) -> Callable[[Any], Awaitable[None]]:
@@ -42,6 +43,15 @@ class Collector:
                 await asyncio.sleep(0)
         return collect
 
+    async def put(self, agent: Any, *values: Any, handed_over: bool = True) -> None:
+        """Put ``values`` without waiting for each; then, unless told not to, wait until batches have carried
+        every value put so far."""
+        for value in values:
+            await agent.put(value, wait=False)
+        self.sent += len(values)
+        if handed_over:
+            await self.until(self.sent)
+
     async def until(self, count: int, timeout: float = 5.0) -> None:
         async with asyncio.timeout(timeout):
             while sum(len(b) for b in self.batches) < count:
@@ -51,32 +61,25 @@ class Collector:
 async def test_a_batch_holds_at_most_max_events_in_order() -> None:
     collector = Collector(max_=3, within=0.2)
     async with collector.agent.test_context() as agent:
-        for value in range(7):
-            await agent.put(value, wait=False)
-        await collector.until(7)
+        await collector.put(agent, *range(7))
     assert collector.batches == [[0, 1, 2], [3, 4, 5], [6]]
 
 
 async def test_events_arriving_within_the_wait_join_the_first_one() -> None:
     collector = Collector(max_=100, within=0.5)
     async with collector.agent.test_context() as agent:
-        await agent.put("first", wait=False)
+        await collector.put(agent, "first", handed_over=False)
         await asyncio.sleep(0.1)
-        await agent.put("second", wait=False)
-        await collector.until(2)
-        await agent.put("third", wait=False)
-        await collector.until(3)
+        await collector.put(agent, "second")
+        await collector.put(agent, "third")
     assert collector.batches == [["first", "second"], ["third"]]
 
 
 async def test_events_are_acked_only_after_the_loop_body_returns() -> None:
     collector = Collector(max_=2, within=0.05)
     async with collector.agent.test_context() as agent:
-        for value in range(4):
-            await agent.put(value, wait=False)
-        await collector.until(4)
-        await agent.put(4, wait=False)  # a third batch: the second is acked by the time it is handed over
-        await collector.until(5)
+        await collector.put(agent, *range(4))
+        await collector.put(agent, 4)  # a third batch: the second is acked by the time it is handed over
     assert collector.unacked_in_body == [True] * 5
     assert collector.acked_after_body == [True] * 4
 
@@ -94,16 +97,14 @@ async def test_an_idle_stream_does_not_spin() -> None:
 
     collector = Collector(max_=100, within=0.005)
     async with collector.agent.test_context() as agent:
-        await agent.put("one", wait=False)
-        await collector.until(1)
+        await collector.put(agent, "one")
         await asyncio.sleep(0.05)
         loop.set_task_factory(counting_factory)
         try:
             await asyncio.sleep(0.3)
         finally:
             loop.set_task_factory(None)
-        await agent.put("two", wait=False)
-        await collector.until(2)
+        await collector.put(agent, "two")
     assert created <= 3
     assert collector.batches == [["one"], ["two"]]
 
