@@ -5,10 +5,16 @@ Faust's ``take_events(max_, within)`` waits for a full buffer with a ``within`` 
 made and cancelled). With the enrich stage's 5 ms that is 200 wake-ups a second: an idle worker used 9.5-10.7%
 of a core, 1.3-1.4% with this class (measured over 10 s after a 3,000-article drain).
 
-This version sleeps until the first event of a batch arrives, then waits at most ``within`` for the batch
-to fill, with a plain timer handle. Everything else is Faust's (faust-streaming 0.15.3, which the project
-pins): at most ``max_`` events a batch, no event added while a batch is being handled, and a batch's events
-acked only after the loop body returns, so an offset is never committed before its outputs are settled.
+This version sleeps until the first event of a batch arrives, then waits ``within`` for the batch to fill,
+with a plain timer handle. Then it keeps taking events already queued for the stream (a backlog) until there
+are none or the batch is full: events move from the queue into a batch one at a time through Faust's per-event
+machinery, about 22 in 5 ms, so draining a backlog made batches of 21-26 articles (Faust's class too). Taking
+the queued ones made them 120-143, and the worker's CPU per article fell from 3.75-3.94 to 3.22-3.93 ms (three
+alternated pairs, 3,000-article drains).
+
+Everything else is Faust's (faust-streaming 0.15.3, which the project pins): at most ``max_`` events a batch,
+no event added while a batch is being handled, and a batch's events acked only after the loop body returns, so
+an offset is never committed before its outputs are settled.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from mode.utils.futures import notify
 
 # While no input arrives the loop still wakes this often (a stop wakes it at once).
 IDLE_CHECK_SECONDS = 1.0
+# After the batch wait, events already queued for the stream are taken in slices this long.
+FILL_SLICE_SECONDS = 0.005
 
 
 class BatchingStream(faust.Stream[Any]):
@@ -77,13 +85,19 @@ class BatchingStream(faust.Stream[Any]):
         # background, and acks are ours to make once a batch is handled.
         self.enable_acks = False
         self.add_processor(add_to_buffer)
-        self._enable_passive(cast(ChannelT[Any], aiter(self.channel)))
+        channel = aiter(self.channel)
+        queued = getattr(channel, "queue", None)  # events delivered to this stream and not yet taken
+        self._enable_passive(cast(ChannelT[Any], channel))
         try:
             while not self.should_stop:
                 if not events:
                     await _wait(loop, wake, IDLE_CHECK_SECONDS)
                 if events and len(events) < max_ and not self.should_stop:
                     await _wait(loop, wake, timeout)
+                    # Events already queued wait either way, so taking them adds no latency: under a backlog
+                    # a batch fills up, and fewer, larger batches cost less per article.
+                    while queued is not None and queued.qsize() and len(events) < max_ and not self.should_stop:
+                        await _wait(loop, wake, min(timeout, FILL_SLICE_SECONDS))
                 if not events:
                     continue
                 # As Faust does, a batch is handed over even when the stream is stopping.

@@ -75,6 +75,14 @@ async def test_events_arriving_within_the_wait_join_the_first_one() -> None:
     assert collector.batches == [["first", "second"], ["third"]]
 
 
+async def test_events_already_queued_when_the_wait_ends_join_the_batch() -> None:
+    # 150 events queued at once: the 0.1 ms wait ends long before they have all moved into the batch.
+    collector = Collector(max_=200, within=0.0001)
+    async with collector.agent.test_context() as agent:
+        await collector.put(agent, *range(150))
+    assert collector.batches == [list(range(150))]
+
+
 async def test_events_are_acked_only_after_the_loop_body_returns() -> None:
     collector = Collector(max_=2, within=0.05)
     async with collector.agent.test_context() as agent:
