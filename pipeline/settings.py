@@ -167,7 +167,8 @@ class Settings:
     )
     batch_max_wait_seconds: float = _env(
         "PIPELINE_BATCH_MAX_WAIT_SECONDS", _positive(float), 0.005,
-        "Longest the enrich stage waits to fill a batch before it processes what it has: the latency it may add.",
+        "How long the enrich stage waits, after a batch's first message, for more before it processes what it "
+        "has: the latency it may add (messages already queued, a backlog, still join the batch).",
     )
     window_batch_max_wait_seconds: float = _env(
         "PIPELINE_WINDOW_BATCH_MAX_WAIT_SECONDS", _positive(float), 0.5,
