@@ -27,7 +27,6 @@ import faust
 from faust.types import ChannelT, EventT
 from mode import Seconds, want_seconds
 from mode.utils.aiter import aiter
-from mode.utils.futures import notify
 
 # While no input arrives the loop still wakes this often (a stop wakes it at once).
 IDLE_CHECK_SECONDS = 1.0
@@ -47,7 +46,7 @@ class BatchingStream(faust.Stream[Any]):
 
     def take_events(self, max_: int, within: Seconds) -> AsyncGenerator[Sequence[EventT[Any]], None]:
         """Batches of up to ``max_`` events; a batch is handed over ``within`` seconds after its first event
-        arrived, or as soon as it is full."""
+        arrived and once no more events are queued, or as soon as it is full."""
         batches = self._batches(max_, within)
         self._active_agens.add(batches)  # as Faust does: the stream closes it when it stops
         return batches
@@ -57,37 +56,31 @@ class BatchingStream(faust.Stream[Any]):
         timeout = want_seconds(within)
         events: list[EventT[Any]] = []
         wake = asyncio.Event()  # set by the first event of a batch, a full batch, or a timer
-        room = asyncio.Event()  # set while the buffer may take more events
+        room = asyncio.Event()  # clear while the batch is full or being handled: no event may join it
         room.set()
-        consuming: asyncio.Future[None] | None = None  # set while the loop body handles a batch
         enable_acks = self.enable_acks
         self._wakes.add(wake)
 
         async def add_to_buffer(value: Any) -> Any:
-            nonlocal consuming
-            if consuming is not None:  # no event joins a batch that is being handled
-                try:
-                    await consuming
-                finally:
-                    consuming = None
+            await room.wait()
             event = self.current_event
             if event is None:
                 raise RuntimeError("take_events found no current event")
             events.append(event)
-            if len(events) == 1 or len(events) >= max_:
-                wake.set()
             if len(events) >= max_:
-                room.clear()  # never more than max_ in a batch: wait until this one is consumed
-                await room.wait()
+                room.clear()
+                wake.set()
+            elif len(events) == 1:
+                wake.set()
             return value
 
         # Faust's own arrangement: this processor fills the buffer while the stream is drained in the
         # background, and acks are ours to make once a batch is handled.
         self.enable_acks = False
         self.add_processor(add_to_buffer)
-        channel = aiter(self.channel)
-        queued = getattr(channel, "queue", None)  # events delivered to this stream and not yet taken
-        self._enable_passive(cast(ChannelT[Any], channel))
+        channel = cast(ChannelT[Any], aiter(self.channel))
+        queued = channel.queue  # events delivered to this stream and not yet taken
+        self._enable_passive(channel)
         try:
             while not self.should_stop:
                 if not events:
@@ -96,19 +89,18 @@ class BatchingStream(faust.Stream[Any]):
                     await _wait(loop, wake, timeout)
                     # Events already queued wait either way, so taking them adds no latency: under a backlog
                     # a batch fills up, and fewer, larger batches cost less per article.
-                    while queued is not None and queued.qsize() and len(events) < max_ and not self.should_stop:
+                    while queued.qsize() and len(events) < max_ and not self.should_stop:
                         await _wait(loop, wake, min(timeout, FILL_SLICE_SECONDS))
                 if not events:
                     continue
                 # As Faust does, a batch is handed over even when the stream is stopping.
-                consuming = loop.create_future()
+                room.clear()
                 try:
                     yield list(events)
                 finally:
                     for event in events:
                         await self.ack(event)
                     events.clear()
-                    notify(consuming)
                     room.set()
         finally:
             self._wakes.discard(wake)
