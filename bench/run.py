@@ -130,6 +130,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
+class CpuMeter:
+    """CPU seconds the workers (and the broker, when it is a process here) use from construction on."""
+
+    def __init__(self, pids: list[int], broker_pid: int | None) -> None:
+        self.pids, self.broker_pid = pids, broker_pid
+        self._workers, self._broker = self._now()
+
+    def _now(self) -> tuple[float, float]:
+        return sum(cpu_seconds(pid) for pid in self.pids), cpu_seconds(self.broker_pid) if self.broker_pid else 0.0
+
+    def ms_per_article(self, articles: int, prefix: str = "") -> dict[str, float]:
+        workers, broker = self._now()
+        result = {f"{prefix}worker_cpu_ms_per_article": round((workers - self._workers) * 1000 / articles, 2)}
+        if self.broker_pid:
+            result[f"{prefix}broker_cpu_ms_per_article"] = round((broker - self._broker) * 1000 / articles, 2)
+        return result
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -176,38 +194,24 @@ def full_pipeline(articles: list[dict[str, Any]], workers: int, workdir: Path, l
                  .start() for i in range(workers)]
         try:
             settled = wait_all_processing(broker.bootstrap, group)
-            pids = [w.process.pid for w in group if w.process]
-            broker_pid = broker.pid
-            cpu_before = sum(cpu_seconds(pid) for pid in pids)
-            broker_before = cpu_seconds(broker_pid) if broker_pid else 0.0
+            meter = CpuMeter([w.process.pid for w in group if w.process], broker.pid)
             rate = drain_rate(broker.bootstrap, ENRICHED.name, len(articles), STAGE_TIMEOUT_SECONDS, settled)
             # CPU time per article: what a core buys, less moved by a shared machine's noise
-            drained = max(len(articles) - settled, 1)
-            cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
-            result = {"articles_per_second": round(rate, 1),
-                      "worker_cpu_ms_per_article": round(cpu * 1000 / drained, 2)}
-            if broker_pid:
-                result["broker_cpu_ms_per_article"] = round((cpu_seconds(broker_pid) - broker_before) * 1000 / drained,
-                                                            2)
+            result = {"articles_per_second": round(rate, 1), **meter.ms_per_article(max(len(articles) - settled, 1))}
             if latency:
                 # Steady state, not the backlog's tail: the window stage still had the drained backlog's
                 # contributions to apply (and the worker its offsets to commit), and those first seconds had
                 # decided the p99.
                 wait_caught_up(broker.bootstrap, settings.app_id)
                 extra = make_corpus(max(200, int(rate * 10)), start_index=len(articles))
-                cpu_before = sum(cpu_seconds(pid) for pid in pids)
-                broker_before = cpu_seconds(broker_pid) if broker_pid else 0.0
+                meter = CpuMeter(meter.pids, meter.broker_pid)
                 produce(broker.bootstrap, extra, rate=rate / 2)
                 wait_caught_up(broker.bootstrap, settings.app_id)
                 # At half the rate a batch holds an article or two: what each costs then, not when draining.
                 # Taken before the latency is read back, which loads the broker.
-                result["latency_worker_cpu_ms_per_article"] = round(
-                    (sum(cpu_seconds(pid) for pid in pids) - cpu_before) * 1000 / len(extra), 2)
-                if broker_pid:
-                    result["latency_broker_cpu_ms_per_article"] = round(
-                        (cpu_seconds(broker_pid) - broker_before) * 1000 / len(extra), 2)
+                result.update(meter.ms_per_article(len(extra), prefix="latency_"))
                 result.update(measure_latency(broker.bootstrap, extra, rate / 2))
-                result["peak_rss_mb"] = round(max(peak_rss_mb(pid) for pid in pids), 1)
+                result["peak_rss_mb"] = round(max(peak_rss_mb(pid) for pid in meter.pids), 1)
             return result
         finally:
             for worker in group:
