@@ -16,7 +16,9 @@ from faust.transport.consumer import Consumer as FaustConsumer
 from faust.types import TP
 from intervaltree import IntervalTree
 
-from pipeline.consumer import RebalanceSafeConsumer, committable_offset
+from pipeline.app import create_app
+from pipeline.consumer import FETCH_MAX_WAIT_MS, RebalanceSafeConsumer, committable_offset
+from pipeline.settings import Settings
 
 
 def commit(acked: list[int], head: int | None, gaps: tuple[tuple[int, int], ...] = ()) -> tuple[int | None, list[int]]:
@@ -198,3 +200,17 @@ def test_changelog_records_fetched_while_the_flow_was_stopped_are_fetched_again(
     assert thread.seeks == [{CHANGELOG: 0}, {CHANGELOG: 21}]  # the whole batch again, then from the first not handed
     assert after_restart == list(range(19))
     assert cut == [19, 20]
+
+
+def test_the_worker_consumer_waits_at_most_the_prefetch_backoff_for_a_fetch(tmp_path: Any) -> None:
+    """A fetch left waiting for partitions without data holds back all other input (pipeline/consumer.py)."""
+    app = create_app(Settings.from_env({"PIPELINE_DATA_DIR": str(tmp_path)}))
+
+    async def worker_consumer() -> tuple[int, str]:
+        consumer = app.consumer._thread._create_worker_consumer(app.transport)
+        await consumer.stop()  # never started: closes its client
+        return consumer._fetch_max_wait_ms, consumer._group_id
+
+    wait, group = asyncio.run(worker_consumer())
+    assert wait == FETCH_MAX_WAIT_MS <= 100  # aiokafka's prefetch backoff: 100 ms
+    assert group == app.conf.id  # Faust's worker consumer, with only the wait changed
