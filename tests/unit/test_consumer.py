@@ -8,6 +8,7 @@ import logging
 import weakref
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -202,7 +203,7 @@ def test_changelog_records_fetched_while_the_flow_was_stopped_are_fetched_again(
     assert cut == [19, 20]
 
 
-def test_the_worker_consumer_waits_at_most_the_prefetch_backoff_for_a_fetch(tmp_path: Any) -> None:
+def test_the_worker_consumer_waits_at_most_the_prefetch_backoff_for_a_fetch(tmp_path: Path) -> None:
     """A fetch left waiting for partitions without data holds back all other input (pipeline/consumer.py)."""
     app = create_app(Settings.from_env({"PIPELINE_DATA_DIR": str(tmp_path)}))
 
