@@ -213,7 +213,9 @@ def _stance(in_context: bool, items: list[tuple[_Sentence, ev.Evidence]],
         return {"stance": "absent", "score": 0.0}
     # Background (standing policy, old events) says how the article portrays Beijing, at half weight.
     weights = [BACKGROUND_WEIGHT if e.background else 1.0 for _, e in items]
-    net = sum(w * e.polarity for w, (_, e) in zip(weights, items, strict=True)) / sum(weights) if items else 0.0
+    # 0.0 starts: compiled (mypyc), an int sum of a float list fails its type check
+    net = sum((w * e.polarity for w, (_, e) in zip(weights, items, strict=True)), 0.0) / sum(weights, 0.0) \
+        if items else 0.0
     tone = by_jurisdiction.get("CN", {}).get("sentiment", 0.0)
     score = _clamp(0.75 * net + 0.25 * tone)
     if score <= -_STANCE_THRESHOLD:

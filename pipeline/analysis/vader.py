@@ -6,6 +6,9 @@ text one character at a time looking for emoji. This scorer lower-cases each sen
 pass when the text has no emoji; the rules and their order are VADER's own (MIT licence), so the compound score
 is identical. ``tests/unit/test_vader.py`` checks that against vaderSentiment on generated sentences and on
 every sentence of the sample corpus.
+
+It wraps VADER's analyzer rather than subclassing it: a class compiled with mypyc (see setup.py) cannot
+derive from an interpreted one.
 """
 
 from __future__ import annotations
@@ -32,28 +35,30 @@ def _negated(lowered: str) -> bool:
     return lowered in _NEGATE or "n't" in lowered
 
 
-class FastVader(SentimentIntensityAnalyzer):  # type: ignore[misc]
+class FastVader:
     """``compound(text)`` == ``polarity_scores(text)["compound"]``; the lexicon can be edited as VADER's."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self._emoji_chars = frozenset(key for key in self.emojis if len(key) == 1)
+        self._reference = SentimentIntensityAnalyzer()
+        self.lexicon: dict[str, float] = self._reference.lexicon
+        self._emoji_chars = frozenset(key for key in self._reference.emojis if len(key) == 1)
 
     def compound(self, text: str) -> float:
         if not text.isascii() and not self._emoji_chars.isdisjoint(text):
-            return float(self.polarity_scores(text)["compound"])
+            self._reference.lexicon = self.lexicon
+            return float(self._reference.polarity_scores(text)["compound"])
         text = text.strip()
         # SentiText's tokens: punctuation stripped unless that leaves two characters or fewer (emoticons)
         words = [stripped if len(stripped := token.strip(_PUNCTUATION)) > 2 else token for token in text.split()]
         lower = [word.lower() for word in words]
         sentiments = self._sentiments(words, lower)
         if "but" in lower:
-            sentiments = self._but_check(words, sentiments)
+            sentiments = self._reference._but_check(words, sentiments)
         if not sentiments:
             return 0.0
         # score_valence's compound (its pos/neg/neu shares are not needed)
         total = float(sum(sentiments))
-        emphasis = self._punctuation_emphasis(text)
+        emphasis = self._reference._punctuation_emphasis(text)
         if total > 0:
             total += emphasis
         elif total < 0:
@@ -64,7 +69,7 @@ class FastVader(SentimentIntensityAnalyzer):  # type: ignore[misc]
         lexicon = self.lexicon
         last = len(words) - 1
         # Only lexicon words carry valence (boosters and "kind of" score 0): visit just those.
-        sentiments: list[float] = [0] * len(words)
+        sentiments: list[float] = [0.0] * len(words)
         hits = [i for i, low in enumerate(lower) if low in lexicon and low not in BOOSTER_DICT
                 and not (low == "kind" and i < last and lower[i + 1] == "of")]
         cap_diff: bool | None = None  # allcap_differential(words), computed only if a capitalised word asks
