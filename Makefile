@@ -7,12 +7,13 @@ PYTEST_ARGS ?=
 KAFKA_DIR  ?= .pipeline-data/apache-kafka
 KAFKA_PORT ?= 9092
 
-.PHONY: help venv deps kafka kafka-start kafka-stop lint test test-unit test-agents test-integration test-faults \
+.PHONY: help venv build deps kafka kafka-start kafka-stop lint test test-unit test-agents test-integration test-faults \
         test-deploy demo eval bench clean
 
 help:
 	@echo "make demo        - embedded broker + worker + sample corpus, signals as windows close"
 	@echo "make test        - lint (ruff, mypy) and every test tier, both brokers, real Prometheus"
+	@echo "make build       - compile the analysis package with mypyc (done by every target that runs it)"
 	@echo "make eval        - accuracy on ../shared/eval/devset.jsonl"
 	@echo "make bench       - throughput, latency and memory, as ratios against baselines of the same run"
 	@echo "make kafka-start - Apache Kafka (KRaft, from Maven Central) on 127.0.0.1:\$$KAFKA_PORT; kafka-stop stops it"
@@ -26,9 +27,21 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The analysis package compiled with mypyc beside its sources (setup.py), rebuilt when a source changes: a stale
+# compiled module would shadow the edited .py. Where it cannot be compiled the package runs as plain Python.
+ANALYSIS_SOURCES := $(wildcard pipeline/analysis/*.py)
+BUILT := $(VENV)/.analysis-built
+$(BUILT): $(STAMP) setup.py $(ANALYSIS_SOURCES)
+	rm -f pipeline/analysis/*.so pipeline_analysis__mypyc*.so  # a failed build must not leave the old ones
+	$(BIN)/python setup.py --quiet build_ext --inplace
+	touch -c pipeline/analysis/*.so  # copied with build/'s times; they are the current sources compiled
+	touch $(BUILT)
+
+build: $(BUILT)
+
 # Debian packages (prometheus, promtool, amtool, kcat), the Compose schema, and Apache Kafka's jars (when Java
 # 17+ and Maven are here; elsewhere the Apache Kafka tests say they are skipped, and fail under CI=true).
-deps: venv
+deps: build
 	PYTHON=$(BIN)/python scripts/install-system-deps.sh
 	@if command -v java >/dev/null && command -v mvn >/dev/null; then scripts/apache-kafka.sh assemble; \
 	 else echo "make deps: no java/mvn: the Apache Kafka tests will be skipped"; fi
@@ -43,20 +56,20 @@ kafka-stop:
 	scripts/apache-kafka.sh stop $(KAFKA_DIR)
 
 lint: venv
-	$(BIN)/ruff check pipeline tests examples bench
+	$(BIN)/ruff check pipeline tests examples bench setup.py
 	$(BIN)/mypy
 
 # -v -rA: every test by name with its broker ([tansu] / [apache_kafka]) in the log; exit 5 (no tests) fails.
 test: lint deps
 	$(BIN)/pytest -rA -v $(PYTEST_ARGS)
 
-test-unit: venv
+test-unit: build
 	$(BIN)/pytest -rA tests/unit $(PYTEST_ARGS)
 
-test-agents: venv
+test-agents: build
 	$(BIN)/pytest -rA tests/agents $(PYTEST_ARGS)
 
-test-integration: venv
+test-integration: build
 	$(BIN)/pytest -rA -v tests/integration $(PYTEST_ARGS)
 
 test-faults: deps
@@ -65,15 +78,17 @@ test-faults: deps
 test-deploy: deps
 	$(BIN)/pytest -rA -v tests/deploy $(PYTEST_ARGS)
 
-demo: venv
+demo: build
 	$(BIN)/pipeline demo
 
-eval: venv
+eval: build
 	$(BIN)/pipeline analyze ../shared/eval/devset.jsonl > $(VENV)/devset-pred.jsonl
 	$(BIN)/python ../shared/eval/score.py ../shared/eval/devset.jsonl $(VENV)/devset-pred.jsonl --baseline
 
-bench: venv
+bench: build
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) .pipeline-data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pipeline-data .pytest_cache .mypy_cache .ruff_cache build
+	find pipeline -name '*.so' -delete
+	rm -f pipeline_analysis__mypyc*.so

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import faust
@@ -9,7 +10,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from prometheus_client import CollectorRegistry
 
 from pipeline.agents import Channels, Pipeline
-from pipeline.analysis import Analyzer
+from pipeline.analysis import Analyzer, compiled
 from pipeline.analysis.evidence import KINDS
 from pipeline.batching import BatchingStream
 from pipeline.connection import faust_credentials
@@ -18,6 +19,8 @@ from pipeline.metrics import PipelineMetrics
 from pipeline.settings import Settings
 from pipeline.stallwatch import install as install_stall_watch
 from pipeline.topics import DLQ, ENRICHED, MAX_RECORD_BYTES, RAW, SIGNALS, WINDOW_INPUT, TopicSpec
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, registry: CollectorRegistry | None = None,
@@ -72,6 +75,13 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
     app.pipeline = Pipeline(app, settings, channels, metrics, analyzer)  # type: ignore[attr-defined]
     app.prometheus_registry = registry  # type: ignore[attr-defined]
     install_stall_watch(app, settings.stall_exit_seconds)
+
+    async def log_analysis_build() -> None:  # a task runs once logging is set up, at worker start
+        log.info("analyzer %s, %s", analyzer.version,
+                 "compiled with mypyc" if compiled() else "plain Python (no compiled extension: see setup.py)")
+
+    app.task(log_analysis_build)
+
     return app
 
 
