@@ -15,13 +15,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from mypyc.build import mypycify
-from setuptools import setup
+from setuptools import Extension, setup
 
 # Pure, typed, no Faust: the whole analysis package except its re-exporting __init__.
 COMPILED = sorted(str(path) for path in Path("pipeline/analysis").glob("*.py") if path.name != "__init__.py")
 
 
-def _extensions() -> list:  # type: ignore[type-arg]
+def _extensions() -> list[Extension]:
     # pip builds in an isolated environment without the runtime dependencies: their types are then Any,
     # which compiles to the same calls (both are extension modules) without a type check on what they return.
     extensions = mypycify(["--ignore-missing-imports", *COMPILED], opt_level="3", group_name="pipeline_analysis")
