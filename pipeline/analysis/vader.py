@@ -40,12 +40,19 @@ class FastVader:
 
     def __init__(self) -> None:
         self._reference = SentimentIntensityAnalyzer()
-        self.lexicon: dict[str, float] = self._reference.lexicon
         self._emoji_chars = frozenset(key for key in self._reference.emojis if len(key) == 1)
+
+    @property
+    def lexicon(self) -> dict[str, float]:
+        """VADER's own lexicon: this scorer and its emoji fallback read the same one."""
+        return self._reference.lexicon  # type: ignore[no-any-return]
+
+    @lexicon.setter
+    def lexicon(self, words: dict[str, float]) -> None:
+        self._reference.lexicon = words
 
     def compound(self, text: str) -> float:
         if not text.isascii() and not self._emoji_chars.isdisjoint(text):
-            self._reference.lexicon = self.lexicon
             return float(self._reference.polarity_scores(text)["compound"])
         text = text.strip()
         # SentiText's tokens: punctuation stripped unless that leaves two characters or fewer (emoticons)
