@@ -35,7 +35,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from bench.corpus import make_corpus
 from pipeline.admin import create_topics
-from pipeline.analysis import Analyzer, ArticleInput, compiled
+from pipeline.analysis import Analyzer, ArticleInput, build, compiled
 from pipeline.analysis.text import split_sentences
 from pipeline.broker import ApacheKafka, EmbeddedBroker, assemble_apache_kafka, free_port
 from pipeline.demo import DEV_ENV, WorkerProcess
@@ -333,7 +333,7 @@ def main() -> None:
     results: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
                                           f"{platform.python_version()}", "articles": len(articles),
                                "broker": BROKER, "analysis_compiled": compiled()}
-    print(f"broker: {BROKER}; analysis {'compiled with mypyc' if compiled() else 'plain Python'}", flush=True)
+    print(f"broker: {BROKER}; analysis {build()}", flush=True)
     results["offline"] = offline(articles[:2000])
     print(f"offline: {results['offline']}", flush=True)
     results["naive"] = naive_pipeline(articles, workdir)

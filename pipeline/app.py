@@ -10,7 +10,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from prometheus_client import CollectorRegistry
 
 from pipeline.agents import Channels, Pipeline
-from pipeline.analysis import Analyzer, compiled
+from pipeline.analysis import Analyzer, build
 from pipeline.analysis.evidence import KINDS
 from pipeline.batching import BatchingStream
 from pipeline.connection import faust_credentials
@@ -77,8 +77,7 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
     install_stall_watch(app, settings.stall_exit_seconds)
 
     async def log_analysis_build() -> None:  # a task runs once logging is set up, at worker start
-        log.info("analyzer %s, %s", analyzer.version,
-                 "compiled with mypyc" if compiled() else "plain Python (no compiled extension: see setup.py)")
+        log.info("analyzer %s, %s", analyzer.version, build())
 
     app.task(log_analysis_build)
 
