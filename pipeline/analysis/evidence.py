@@ -192,8 +192,15 @@ def detect(sentence: str, has_state_media: bool, mentions_hk: bool, tone: float,
     return found
 
 
+# Every match of _STATUS_QUO holds one of these (lower-cased): an ASCII sentence without any cannot match, and
+# most sentences are spared the regex. (Non-ASCII ones always run it: IGNORECASE folds some non-ASCII letters.)
+_STATUS_QUO_WORDS = ("ban", "prohibit", "illegal", "outlaw", "forbidden", "had")
+
+
 def _is_background(sentence: str, published_year: int | None) -> bool:
-    if _STATUS_QUO.search(sentence):
+    lowered = sentence.lower()
+    if (not sentence.isascii() or any(word in lowered for word in _STATUS_QUO_WORDS)) \
+            and _STATUS_QUO.search(sentence):
         return True
     if published_year is None:
         return False

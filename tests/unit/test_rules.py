@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from importlib import resources
 from typing import Any
 
 import pytest
 
 from pipeline.analysis import Analyzer, ArticleInput
-from pipeline.analysis.evidence import detect
+from pipeline.analysis.evidence import _STATUS_QUO, _is_background, detect
 from pipeline.analysis.registry import default_registry
+from pipeline.analysis.text import split_sentences
 from pipeline.analysis.tone import default_scorer
 from tests.helpers import assert_valid
 
@@ -113,6 +115,25 @@ def test_hedged_easing_in_a_negative_sentence_is_not_evidence() -> None:
 def test_background_is_marked(sentence: str) -> None:
     found = detect(sentence, False, False, -0.5, 2025)
     assert found and all(e.background for e in found)
+
+
+def test_background_keyword_filter_agrees_with_the_regex() -> None:
+    """The cheap keyword check in front of _STATUS_QUO must never hide a match: same answer as the regex alone on
+    every sample sentence and on each of its alternatives in odd case (and a non-ASCII sentence, which skips it)."""
+    sentences = [
+        "Crypto trading REMAINS BANNED on the mainland.", "The Ban stays in force, officials said.",
+        "Trading is FORBIDDEN there.", "Mining are effectively outlawed.", "After the bank Had Cracked down.",
+        "Regulators still prohibit exchanges.", "Beijing said trading is prohibited 在北京.", "Hong Kong opened up.",
+    ]
+    for line in resources.files("pipeline.data").joinpath("samples/articles.jsonl").read_text().splitlines():
+        text = json.loads(line)["text"]
+        sentences.extend(text[start:end] for start, end in split_sentences(text))
+    matched = 0
+    for sentence in sentences:
+        expected = _STATUS_QUO.search(sentence) is not None
+        assert _is_background(sentence, None) is expected, sentence
+        matched += expected
+    assert matched >= 8  # the crafted ones at least: the comparison covers both answers
 
 
 def test_state_media_attacking_crypto_is_pushback() -> None:
