@@ -102,14 +102,13 @@ class Analyzer:
         starts = [m.start for m in mentions]
         out: list[_Sentence] = []
         previous: _Sentence | None = None
-        for start, end in spans:
+        for (start, end), (private, crypto) in zip(spans, self.scorer.crypto_contents(text, spans), strict=True):
             lo, hi = bisect.bisect_left(starts, start), bisect.bisect_left(starts, end)
             inside = [m for m in mentions[lo:hi] if m.kind not in WEAK_KINDS]
             codes = frozenset(m.code for m in inside)
             if not codes and previous is not None and "\n" not in text[previous.end:start]:
                 codes = previous.codes  # "The central bank said ..." continues the previous actor
             sentence = text[start:end]
-            private, crypto = self.scorer.crypto_content(sentence)
             tone = self.scorer.score(_mask(sentence, start, mentions[lo:hi])) if crypto and scored else None
             current = _Sentence(start, end, codes, crypto, private, tone,
                                 any(m.kind == "state_media" for m in inside), end <= title_end)

@@ -7,6 +7,7 @@ applies to them ("will not ban" flips the sign of "ban").
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 import string
@@ -15,9 +16,14 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import ahocorasick_rs
+
 from pipeline.analysis.vader import FastVader
 
 _TOKEN = re.compile(r"[a-z0-9]+")
+# What an anchor token found in a sentence says (ToneScorer.crypto_contents): it is a whole crypto / adjacent term,
+# or part of a multi-token one (only the sentence's tokens can tell whether the rest is there).
+_CRYPTO_TERM, _CRYPTO_PART, _ADJACENT_TERM, _ADJACENT_PART = 1, 2, 4, 8
 _PUNCTUATION = string.punctuation
 
 
@@ -45,6 +51,11 @@ class TermSet:
     def first_tokens(self) -> set[str]:
         """A sentence in which a Latin term of the set matches holds one of these tokens."""
         return self.single | self.multi_first
+
+    @property
+    def multi_anchors(self) -> set[str]:
+        """A token each multi-token term needs: its longest (the "e" of "e-CNY" is in most sentences, "cny" in few)."""
+        return {max(term.split(), key=lambda token: (len(token), token)) for term in self.multi}
 
     def search(self, lowered: str, tokens: list[str]) -> bool:
         """``tokens``: ``_TOKEN.findall(lowered)``, shared between term sets."""
@@ -101,6 +112,17 @@ class ToneScorer:
         terms = (lexicon.crypto_terms, lexicon.adjacent_terms)
         self._term_starts = frozenset().union(*(t.first_tokens for t in terms))
         self._cjk_terms = any(t.cjk for t in terms)
+        # What finding each anchor token in a sentence says (_CRYPTO_TERM, ... bits), by the automaton's index
+        kinds: dict[str, int] = {}
+        for token_set, whole, part in ((lexicon.crypto_terms, _CRYPTO_TERM, _CRYPTO_PART),
+                                       (lexicon.adjacent_terms, _ADJACENT_TERM, _ADJACENT_PART)):
+            for token in token_set.single:
+                kinds[token] = kinds.get(token, 0) | whole
+            for token in token_set.multi_anchors:
+                kinds[token] = kinds.get(token, 0) | part
+        anchors = sorted(kinds)
+        self._anchor_kinds = [kinds[token] for token in anchors]
+        self._anchors = ahocorasick_rs.AhoCorasick(anchors) if anchors else None
         hints = sorted({hint for _, _, group in lexicon.phrases for hint in group}, key=len, reverse=True)
         self._any_hint = re.compile("|".join(re.escape(hint) for hint in hints))
 
@@ -114,6 +136,36 @@ class ToneScorer:
             return False, False
         private = self.lexicon.crypto_terms.search(lowered, tokens)
         return private, private or self.lexicon.adjacent_terms.search(lowered, tokens)
+
+    def crypto_contents(self, text: str, spans: list[tuple[int, int]]) -> list[tuple[bool, bool]]:
+        """:meth:`crypto_content` of each sentence span of ``text``. One scan of the whole text finds, per sentence,
+        the tokens that some term needs: a sentence with none holds no term, one holding a one-token term needs no
+        tokenising. Only the rest (a multi-token term's anchor token alone; a non-ASCII sentence, for the Chinese
+        terms) are checked by :meth:`crypto_content`."""
+        lowered = text.lower()
+        if self._anchors is None or len(lowered) != len(text):  # lower() lengthened a character: no shared offsets
+            return [self.crypto_content(text[start:end]) for start, end in spans]
+        starts = [start for start, _ in spans]
+        found = [0] * len(spans)
+        for anchor, start, end in self._anchors.find_matches_as_indexes(lowered, overlapping=True):
+            # A whole token only (a sentence boundary never splits one: spans end at punctuation or a newline)
+            if (start == 0 or not _token_char(lowered[start - 1])) and \
+                    (end == len(lowered) or not _token_char(lowered[end])):
+                found[bisect.bisect_right(starts, start) - 1] |= self._anchor_kinds[anchor]
+        contents = []
+        for (start, end), kinds in zip(spans, found, strict=True):
+            if kinds & _CRYPTO_TERM:
+                content = (True, True)
+            elif kinds & _CRYPTO_PART or (self._cjk_terms and not text[start:end].isascii()):
+                content = self.crypto_content(text[start:end])
+            elif kinds & _ADJACENT_TERM:
+                content = (False, True)
+            elif kinds & _ADJACENT_PART:
+                content = self.crypto_content(text[start:end])
+            else:
+                content = (False, False)
+            contents.append(content)
+        return contents
 
     def is_crypto(self, sentence: str) -> bool:
         return self.crypto_content(sentence)[1]
@@ -137,6 +189,11 @@ class ToneScorer:
             # sentence without any scores 0: skip the expensive call, same result.
             return 0.0
         return self._vader.compound(rewritten)
+
+
+def _token_char(char: str) -> bool:
+    """Part of a ``_TOKEN`` match."""
+    return ("a" <= char <= "z") or ("0" <= char <= "9")
 
 
 @cache

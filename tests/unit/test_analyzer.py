@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.analysis import Analyzer, ArticleInput
 from pipeline.analysis.evidence import detect
+from pipeline.analysis.text import split_sentences
 from pipeline.analysis.tone import default_scorer
 from tests.helpers import assert_valid
 
@@ -34,6 +37,34 @@ def test_crypto_relevance_uses_the_term_list() -> None:
     assert scorer.is_crypto("Stablecoin issuers need a licence.")
     assert scorer.is_crypto("虚拟资产交易平台")
     assert not scorer.is_crypto("Property prices fell in Kowloon.")
+
+
+_PIECES = [
+    "bitcoin", "Bitcoin's", "BITCOIN", "xbitcoin", "bitcoins2", "e-CNY", "e CNY", "the e", "CNY", "stablecoin",
+    "central bank digital currency", "digital", "currency", "tokenised", "token_", "ether", "Ethereum", "eth",
+    "虚拟资产", "交易平台", "İstanbul", "Kelvin \u212a", "Straße", "ΣΟΦΙΑ", "😀", "crypto-asset", "web3", "prices",
+    "fell", "Kowloon", "said", "mining", "non-fungible token", "NFT", "policy", "nft2", "blockchain", "ledger",
+    "distributed ledger", "digital yuan", "mBridge", "e-HKD", "initial coin offering", "coin", "virtual asset",
+]
+_JOINS = [" ", " ", " ", ". ", "! ", "? ", "\n", "\n\n", "。", "；", "-", "", ", ", ".\" ", ")"]
+
+
+@given(st.lists(st.tuples(st.sampled_from(_PIECES), st.sampled_from(_JOINS)), max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_crypto_contents_of_a_text_match_each_sentence_checked_alone(parts: list[tuple[str, str]]) -> None:
+    """The one-scan pre-selection must not change any sentence's answer: term tokens glued to other words,
+    multi-token terms, Chinese terms, letters that lower-case to ASCII or to two characters, every separator."""
+    scorer = default_scorer()
+    text = "".join(piece + join for piece, join in parts)
+    spans = split_sentences(text)
+    assert scorer.crypto_contents(text, spans) == [scorer.crypto_content(text[a:b]) for a, b in spans]
+
+
+def test_crypto_contents_finds_multi_token_and_chinese_terms() -> None:
+    scorer = default_scorer()
+    text = "Property prices fell. The e-CNY pilot grew.\n虚拟资产交易平台。Bitcoin rose! Nothing else."
+    assert scorer.crypto_contents(text, split_sentences(text)) == [
+        (False, False), (False, True), (True, True), (True, True), (False, False)]
 
 
 def test_hostile_mainland_article(analyzer: Analyzer) -> None:
