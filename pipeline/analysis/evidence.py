@@ -96,10 +96,9 @@ _INERT: set[str] = set()
 _INERT_MAX = 65536
 
 
-def _triggers(sentence: str) -> dict[str, int]:
-    """Each kind's first trigger position in the sentence."""
+def _triggers(lowered: str) -> dict[str, int]:
+    """Each kind's first trigger position in the (lower-cased) sentence."""
     first: dict[str, int] = {}
-    lowered = sentence.lower()
     found = _WORD.findall(lowered)
     if _INERT.issuperset(found):
         return first  # most sentences: no trigger at all, no need for positions
@@ -165,14 +164,15 @@ def detect(sentence: str, has_state_media: bool, mentions_hk: bool, tone: float,
            published_year: int | None) -> list[Evidence]:
     """Evidence kinds in one sentence that already has a mainland actor and crypto policy content."""
     found: list[Evidence] = []
-    first = _triggers(sentence)
+    lowered = sentence.lower()
+    first = _triggers(lowered)
     if not has_state_media:
         first.pop("state_media_coverage", None)
     if not mentions_hk:
         first.pop("cross_border_connect", None)
     if not first:
         return found
-    background = _is_background(sentence, published_year)
+    background = _is_background(sentence, lowered, published_year)
     matches = sorted((start, kind) for kind, start in first.items())
     starts = sorted(start for start, _ in matches)
     for start, kind in matches:
@@ -197,8 +197,7 @@ def detect(sentence: str, has_state_media: bool, mentions_hk: bool, tone: float,
 _STATUS_QUO_WORDS = ("ban", "prohibit", "illegal", "outlaw", "forbidden", "had")
 
 
-def _is_background(sentence: str, published_year: int | None) -> bool:
-    lowered = sentence.lower()
+def _is_background(sentence: str, lowered: str, published_year: int | None) -> bool:
     if (not sentence.isascii() or any(word in lowered for word in _STATUS_QUO_WORDS)) \
             and _STATUS_QUO.search(sentence):
         return True

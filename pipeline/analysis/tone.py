@@ -20,7 +20,8 @@ import ahocorasick_rs
 
 from pipeline.analysis.vader import FastVader
 
-_TOKEN = re.compile(r"[a-z0-9]+")
+_TOKEN_CHARS = frozenset(string.ascii_lowercase + string.digits)
+_TOKEN = re.compile(f"[{''.join(sorted(_TOKEN_CHARS))}]+")
 # What an anchor token found in a sentence says (ToneScorer.crypto_contents): it is a whole crypto / adjacent term,
 # or part of a multi-token one (only the sentence's tokens can tell whether the rest is there).
 _CRYPTO_TERM, _CRYPTO_PART, _ADJACENT_TERM, _ADJACENT_PART = 1, 2, 4, 8
@@ -149,8 +150,8 @@ class ToneScorer:
         found = [0] * len(spans)
         for anchor, start, end in self._anchors.find_matches_as_indexes(lowered, overlapping=True):
             # A whole token only (a sentence boundary never splits one: spans end at punctuation or a newline)
-            if (start == 0 or not _token_char(lowered[start - 1])) and \
-                    (end == len(lowered) or not _token_char(lowered[end])):
+            if (start == 0 or lowered[start - 1] not in _TOKEN_CHARS) and \
+                    (end == len(lowered) or lowered[end] not in _TOKEN_CHARS):
                 found[bisect.bisect_right(starts, start) - 1] |= self._anchor_kinds[anchor]
         contents = []
         for (start, end), kinds in zip(spans, found, strict=True):
@@ -189,11 +190,6 @@ class ToneScorer:
             # sentence without any scores 0: skip the expensive call, same result.
             return 0.0
         return self._vader.compound(rewritten)
-
-
-def _token_char(char: str) -> bool:
-    """Part of a ``_TOKEN`` match."""
-    return ("a" <= char <= "z") or ("0" <= char <= "9")
 
 
 @cache
