@@ -124,8 +124,11 @@ class ToneScorer:
         anchors = sorted(kinds)
         self._anchor_kinds = [kinds[token] for token in anchors]
         self._anchors = ahocorasick_rs.AhoCorasick(anchors) if anchors else None
-        hints = sorted({hint for _, _, group in lexicon.phrases for hint in group}, key=len, reverse=True)
-        self._any_hint = re.compile("|".join(re.escape(hint) for hint in hints))
+        # Which phrases a sentence may hold, from one scan for all their hints (every occurrence, overlaps too)
+        hints = sorted({hint for _, _, group in lexicon.phrases for hint in group})
+        self._hints = ahocorasick_rs.AhoCorasick(hints) if hints else None
+        self._phrases_by_hint = [[index for index, (_, _, group) in enumerate(lexicon.phrases) if hint in group]
+                                 for hint in hints]
 
     def crypto_content(self, sentence: str) -> tuple[bool, bool]:
         """(about crypto proper, about crypto or adjacent state-sanctioned technology). A CBDC (e-CNY) is
@@ -172,12 +175,16 @@ class ToneScorer:
         return self.crypto_content(sentence)[1]
 
     def rewrite(self, sentence: str) -> str:
-        lowered = sentence.lower()
-        if not self._any_hint.search(lowered):
+        """``sentence`` with each phrase one of whose hints it holds replaced by the phrase's token, in the
+        lexicon's order."""
+        if self._hints is None:
             return sentence
-        for pattern, token, hints in self.lexicon.phrases:
-            if any(hint in lowered for hint in hints):
-                sentence = pattern.sub(token, sentence)
+        found = self._hints.find_matches_as_indexes(sentence.lower(), overlapping=True)
+        if not found:
+            return sentence
+        for index in sorted({phrase for hint, _, _ in found for phrase in self._phrases_by_hint[hint]}):
+            pattern, token, _ = self.lexicon.phrases[index]
+            sentence = pattern.sub(token, sentence)
         return sentence
 
     def score(self, sentence: str) -> float:

@@ -67,6 +67,30 @@ def test_crypto_contents_finds_multi_token_and_chinese_terms() -> None:
         (False, False), (False, True), (True, True), (True, True), (False, False)]
 
 
+def _phrase_pieces() -> list[str]:
+    """Each phrase's hints, and phrases its patterns match, for generated sentences to hold."""
+    scorer = default_scorer()
+    pieces = {hint for _, _, hints in scorer.lexicon.phrases for hint in hints}
+    pieces |= {hint.upper() for hint in pieces}
+    return [*sorted(pieces), "cracked down", "clamps down", "shut down", "green-lit", "money laundering",
+            "regulatory clarity", "opened the door", "warned investors", "put the plan on hold", "on hold",
+            "lifted the ban", "eased curbs", "crypto", "anti"]
+
+
+@given(st.lists(st.tuples(st.sampled_from(_phrase_pieces()), st.sampled_from([" ", "", "-", ", "])), max_size=12))
+@settings(max_examples=300, deadline=None)
+def test_rewrite_applies_in_order_every_phrase_one_of_whose_hints_occurs(parts: list[tuple[str, str]]) -> None:
+    """The one-scan hint lookup must pick the phrases the plain rule picks: hints inside other hints, hints
+    glued to words, upper case."""
+    scorer = default_scorer()
+    sentence = "".join(piece + join for piece, join in parts)
+    expected = sentence
+    for pattern, token, hints in scorer.lexicon.phrases:
+        if any(hint in sentence.lower() for hint in hints):
+            expected = pattern.sub(token, expected)
+    assert scorer.rewrite(sentence) == expected
+
+
 def test_hostile_mainland_article(analyzer: Analyzer) -> None:
     result = analyze(analyzer, "The People's Bank of China declared all crypto transactions illegal. "
                                "Beijing vowed to crack down on bitcoin mining and trading platforms.",
