@@ -80,8 +80,8 @@ def _phrase_pieces() -> list[str]:
 @given(st.lists(st.tuples(st.sampled_from(_phrase_pieces()), st.sampled_from([" ", "", "-", ", "])), max_size=12))
 @settings(max_examples=300, deadline=None)
 def test_rewrite_applies_in_order_every_phrase_one_of_whose_hints_occurs(parts: list[tuple[str, str]]) -> None:
-    """The one-scan hint lookup must pick the phrases the plain rule picks: hints inside other hints, hints
-    glued to words, upper case."""
+    """The one-scan hint lookup must pick the phrases the plain rule picks, in its order: a hint several phrases
+    share ("down"), hints glued to other words, upper case."""
     scorer = default_scorer()
     sentence = "".join(piece + join for piece, join in parts)
     expected = sentence
