@@ -177,20 +177,22 @@ class ToneScorer:
     def rewrite(self, sentence: str) -> str:
         """``sentence`` with each phrase one of whose hints it holds replaced by the phrase's token, in the
         lexicon's order."""
-        if self._hints is None:
-            return sentence
-        found = self._hints.find_matches_as_indexes(sentence.lower(), overlapping=True)
+        return self._rewrite(sentence, sentence.lower())[0]
+
+    def _rewrite(self, sentence: str, lowered: str) -> tuple[str, str]:
+        """:meth:`rewrite`, and the result lower-cased: most sentences hold no hint and are lowered only once."""
+        found = self._hints.find_matches_as_indexes(lowered, overlapping=True) if self._hints is not None else []
         if not found:
-            return sentence
+            return sentence, lowered
         for index in sorted({phrase for hint, _, _ in found for phrase in self._phrases_by_hint[hint]}):
             pattern, token, _ = self.lexicon.phrases[index]
             sentence = pattern.sub(token, sentence)
-        return sentence
+        return sentence, sentence.lower()
 
     def score(self, sentence: str) -> float:
         """Compound tone of one sentence in [-1, 1]."""
-        rewritten = self.rewrite(sentence)
-        raw = rewritten.lower().split()
+        rewritten, lowered = self._rewrite(sentence, sentence.lower())
+        raw = lowered.split()
         if self._lexicon_words.isdisjoint(raw) and \
                 self._lexicon_words.isdisjoint([token.strip(_PUNCTUATION) for token in raw]):
             # VADER gives valence only to lexicon entries (looked up raw or punctuation-stripped), so a
