@@ -8,7 +8,7 @@ KAFKA_DIR  ?= .pipeline-data/apache-kafka
 KAFKA_PORT ?= 9092
 
 .PHONY: help venv build deps kafka kafka-start kafka-stop lint test test-unit test-agents test-integration test-faults \
-        test-deploy demo eval bench clean
+        test-deploy demo eval bench soak clean
 
 help:
 	@echo "make demo        - embedded broker + worker + sample corpus, signals as windows close"
@@ -16,6 +16,7 @@ help:
 	@echo "make build       - compile the analysis package with mypyc (done by every target that runs it)"
 	@echo "make eval        - accuracy on ../shared/eval/devset.jsonl"
 	@echo "make bench       - throughput, latency and memory, as ratios against baselines of the same run"
+	@echo "make soak        - one worker through a million articles published within a week: its resident set"
 	@echo "make kafka-start - Apache Kafka (KRaft, from Maven Central) on 127.0.0.1:\$$KAFKA_PORT; kafka-stop stops it"
 
 $(STAMP): pyproject.toml
@@ -87,6 +88,10 @@ eval: build
 
 bench: build
 	$(BIN)/python -m bench.run
+
+# About 15 minutes on a 2-core machine; not part of bench, which must finish within 15.
+soak: build
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) .pipeline-data .pytest_cache .mypy_cache .ruff_cache build
