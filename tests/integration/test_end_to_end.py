@@ -153,3 +153,24 @@ def test_demo_once_prints_valid_signals() -> None:
     assert records
     for record in records:
         assert_valid("signal.reciprocity.v1.json", record)
+
+
+def test_a_backlog_drains_without_producer_buffer_warnings(
+        broker: EmbeddedBroker, settings_for: Callable[..., Settings],
+        start_worker: Callable[[Settings], WorkerProcess]) -> None:
+    """A worker that starts on a backlog takes batches of ``batch_max_events``, each writing as many seen-table
+    entries at once; Faust's producer buffer must take them without its "producer buffer full" warning."""
+    settings = settings_for(broker)
+    backlog = 3 * settings.batch_max_events
+    samples = corpus(40)
+    articles = [{**samples[i % len(samples)], "id": f"backlog-{i}", "url": f"https://example.org/backlog/{i}"}
+                for i in range(backlog)]
+    produce(settings, RAW.name, [(a["id"].encode(), encode(a)) for a in articles])
+    worker = start_worker(settings)
+    deadline = time.monotonic() + 90
+    while metric(worker.scrape() or "", "pipeline_articles_valid_total") < backlog and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert metric(worker.scrape() or "", "pipeline_articles_valid_total") == backlog
+    assert worker.log_path is not None
+    warned = [line for line in worker.log_path.read_text(errors="replace").splitlines() if "producer buffer" in line]
+    assert warned == []
