@@ -89,7 +89,7 @@ eval: build
 bench: build
 	$(BIN)/python -m bench.run
 
-# About 15 minutes on a 2-core machine; not part of bench, which must finish within 15.
+# About 13 minutes on a 2-core machine: not part of bench, which must finish within 15.
 soak: build
 	$(BIN)/python -m bench.soak
 
