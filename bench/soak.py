@@ -42,7 +42,7 @@ RESULTS = Path(__file__).resolve().parent / "soak.json"
 WEEK_SECONDS = 7 * 86400
 CHUNK = 20_000  # articles built and produced at a time: the bench process does not hold a million
 SAMPLE_SECONDS = 2.0
-TARGET_RSS_MB = 300.0  # issue 7: worker RSS under 300 MB after a million articles
+TARGET_RSS_MB, TARGET_ARTICLES = 300.0, 1_000_000  # issue 7: worker RSS under 300 MB after a million articles
 
 
 def soak_articles(start: int, count: int, total: int) -> list[dict[str, Any]]:
@@ -147,9 +147,13 @@ def main() -> None:
     print(f"after {result['articles']} articles: RSS {result['rss_mb']} MB, peak {result['peak_rss_mb']} MB "
           f"(idle {result['idle_rss_mb']} MB); {result['bytes_per_article_after_first_tenth']} bytes per article "
           f"after the first tenth; {result['articles_per_second']} articles/s; raw figures: {RESULTS}")
-    met = result["peak_rss_mb"] < TARGET_RSS_MB
-    print(f"target: peak RSS under {TARGET_RSS_MB:.0f} MB after {result['articles']} articles: "
-          f"{'met' if met else 'NOT MET'}")
+    if result["articles"] < TARGET_ARTICLES:
+        print(f"target: peak RSS under {TARGET_RSS_MB:.0f} MB through {TARGET_ARTICLES:,} articles: not judged "
+              f"on {result['articles']:,}")
+    else:
+        met = result["peak_rss_mb"] < TARGET_RSS_MB
+        print(f"target: peak RSS under {TARGET_RSS_MB:.0f} MB through {result['articles']:,} articles: "
+              f"{'met' if met else 'NOT MET'}")
 
 
 if __name__ == "__main__":
