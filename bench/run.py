@@ -34,6 +34,7 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from bench.corpus import make_corpus
+from bench.procfs import status_mb
 from pipeline.admin import create_topics
 from pipeline.analysis import Analyzer, ArticleInput, build, compiled
 from pipeline.analysis.text import split_sentences
@@ -148,13 +149,6 @@ class CpuMeter:
         return result
 
 
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 @contextmanager
 def a_broker(workdir: Path, name: str) -> Iterator[Any]:
     """A fresh broker for one measurement: Apache Kafka when it can run here, else the embedded Tansu."""
@@ -211,7 +205,7 @@ def full_pipeline(articles: list[dict[str, Any]], workers: int, workdir: Path, l
                 # Taken before the latency is read back, which loads the broker.
                 result.update(meter.ms_per_article(len(extra), prefix="latency_"))
                 result.update(measure_latency(broker.bootstrap, extra, rate / 2))
-                result["peak_rss_mb"] = round(max(peak_rss_mb(pid) for pid in meter.pids), 1)
+                result["peak_rss_mb"] = round(max(status_mb(pid, "VmHWM") for pid in meter.pids), 1)
             return result
         finally:
             for worker in group:

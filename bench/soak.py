@@ -24,48 +24,28 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from kafka import KafkaConsumer
 
 from bench import run
-from bench.corpus import START
+from bench.corpus import soak_articles
+from bench.procfs import status_mb
 from pipeline.admin import create_topics
 from pipeline.broker import free_port
 from pipeline.demo import WorkerProcess
-from pipeline.io import sample_corpus_path
 from pipeline.topics import ENRICHED
 
 RESULTS = Path(__file__).resolve().parent / "soak.json"
-WEEK_SECONDS = 7 * 86400
 CHUNK = 20_000  # articles built and produced at a time: the bench process does not hold a million
 SAMPLE_SECONDS = 2.0
 TARGET_RSS_MB, TARGET_ARTICLES = 300.0, 1_000_000  # issue 7: worker RSS under 300 MB after a million articles
 
 
-def soak_articles(start: int, count: int, total: int) -> list[dict[str, Any]]:
-    """Articles ``start`` to ``start + count`` of ``total`` published evenly over a week."""
-    samples = [json.loads(line) for line in sample_corpus_path().read_text(encoding="utf-8").splitlines()]
-    articles = []
-    for index in range(start, start + count):
-        base = samples[index % len(samples)]
-        published = START + timedelta(seconds=index * WEEK_SECONDS / total)
-        articles.append({**base, "id": f"soak-{index:07d}", "url": f"https://soak.example.org/a/{index}",
-                         "text": base["text"].split("\n")[0],
-                         "published_at": published.strftime("%Y-%m-%dT%H:%M:%SZ")})
-    return articles
-
-
 def rss_mb(pid: int) -> tuple[float, float]:
     """(current, peak) resident set of ``pid`` in MB."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            fields[name] = int(value.split()[0]) / 1024
-    return fields["VmRSS"], fields["VmHWM"]
+    return status_mb(pid, "VmRSS"), status_mb(pid, "VmHWM")
 
 
 def produce_all(bootstrap: str, total: int, failed: list[BaseException]) -> None:

@@ -20,9 +20,9 @@ import argparse
 import hashlib
 import json
 import time
-from pathlib import Path
 from typing import Any
 
+from bench.procfs import status_mb
 from pipeline.aggregate import Contribution, WindowBook
 from pipeline.dedup import packed_window, seen_entry, seen_key
 from pipeline.seenindex import SeenIndex
@@ -44,13 +44,6 @@ class MemoryStoreLike(dict[str, Any]):
         self.key_partition[key] = 0
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def fill(count: int) -> dict[str, Any]:
     settings = Settings.from_env({})
     windows, seen = MemoryStoreLike(), SeenIndex()
@@ -59,7 +52,7 @@ def fill(count: int) -> dict[str, Any]:
                       settings.window_retention_seconds, settings.idle_close_seconds, "bench",
                       partitions=settings.partitions)
     start, step = 1_704_067_200, WEEK / count
-    before = rss_mb()
+    before = status_mb("self", "VmRSS")
     started = time.perf_counter()
     for index in range(count):
         article_id = f"bench-{index:07d}"
@@ -73,7 +66,7 @@ def fill(count: int) -> dict[str, Any]:
         if index % settings.batch_max_events == settings.batch_max_events - 1:
             view.flush()  # the window stage writes its windows (fingerprints packed) once per batch
     view.flush()
-    grown = rss_mb() - before
+    grown = status_mb("self", "VmRSS") - before
     return {"articles": count, "seconds": round(time.perf_counter() - started, 1),
             "state_mb": round(grown, 1), "bytes_per_article": round(grown * 1024 * 1024 / count),
             "keys": {"seen-articles": len(seen), "windows": len(windows)},
