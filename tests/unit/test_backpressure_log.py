@@ -5,7 +5,6 @@ that a Faust upgrade which rewords or moves the messages fails here, not only in
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 from faust.transport.producer import ProducerBuffer
@@ -16,7 +15,7 @@ LOGGER = "faust.transport.producer"
 
 
 @pytest.fixture()
-def full_buffer() -> Iterator[ProducerBuffer]:
+def full_buffer() -> ProducerBuffer:
     """Faust's producer buffer, 101 messages queued and "running" with nothing sending them: its backpressure
     then logs its warning, waits 0.1 s for a send that never comes, and logs how long it took."""
     buffer = ProducerBuffer()
@@ -24,7 +23,7 @@ def full_buffer() -> Iterator[ProducerBuffer]:
     for _ in range(buffer.max_messages + 1):
         buffer.pending.put_nowait(object())
     buffer._started.set()  # running as far as flush_atmost asks; its sending task is never started
-    yield buffer
+    return buffer
 
 
 def _producer_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
