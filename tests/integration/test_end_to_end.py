@@ -160,8 +160,9 @@ def test_a_backlog_drains_without_producer_buffer_warnings(
         start_worker: Callable[[Settings], WorkerProcess]) -> None:
     """A worker that starts on a backlog takes batches of ``batch_max_events``, each writing as many seen-table
     entries at once: Faust's producer buffer passes its 100 records every batch, and its routine messages about
-    it ("producer buffer full", "producer flush took") are kept out of the log below DEBUG."""
-    settings = settings_for(broker)
+    it ("producer buffer full", "producer flush took") are logged at DEBUG, not as warnings. The worker runs at
+    DEBUG, so that the messages must appear: a backlog that never filled the buffer fails here, not passes."""
+    settings = settings_for(broker, log_level="DEBUG")
     backlog = 3 * settings.batch_max_events
     samples = corpus(40)
     articles = [{**samples[i % len(samples)], "id": f"backlog-{i}", "url": f"https://example.org/backlog/{i}"}
@@ -173,5 +174,7 @@ def test_a_backlog_drains_without_producer_buffer_warnings(
         time.sleep(0.3)
     assert metric(worker.scrape() or "", "pipeline_articles_valid_total") == backlog
     assert worker.log_path is not None
-    warned = [line for line in worker.log_path.read_text(errors="replace").splitlines() if "producer buffer" in line]
-    assert warned == []
+    routine = [line for line in worker.log_path.read_text(errors="replace").splitlines()
+               if "producer buffer full" in line or "producer flush took" in line]
+    assert {"producer buffer full", "producer flush took"} <= {" ".join(line.split()[4:7]) for line in routine}
+    assert [line for line in routine if "[DEBUG]" not in line] == []
