@@ -1,7 +1,9 @@
-"""A process's memory as Linux's /proc reports it: what every bench stage that measures memory reads."""
+"""A process's memory and CPU time as Linux's /proc reports them: what every bench stage that measures either
+reads."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -13,3 +15,27 @@ def status_mb(pid: int | str, field: str) -> float:
         if name == field:
             return int(value.split()[0]) / 1024
     return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time ``pid`` has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+class CpuMeter:
+    """CPU seconds the workers (and the broker, when it is a process here) use from construction on."""
+
+    def __init__(self, pids: list[int], broker_pid: int | None) -> None:
+        self.pids, self.broker_pid = pids, broker_pid
+        self._workers, self._broker = self._now()
+
+    def _now(self) -> tuple[float, float]:
+        return sum(cpu_seconds(pid) for pid in self.pids), cpu_seconds(self.broker_pid) if self.broker_pid else 0.0
+
+    def ms_per_article(self, articles: int, prefix: str = "") -> dict[str, float]:
+        workers, broker = self._now()
+        result = {f"{prefix}worker_cpu_ms_per_article": round((workers - self._workers) * 1000 / articles, 2)}
+        if self.broker_pid:
+            result[f"{prefix}broker_cpu_ms_per_article"] = round((broker - self._broker) * 1000 / articles, 2)
+        return result

@@ -29,7 +29,7 @@ from typing import Any
 
 from kafka import KafkaConsumer
 
-from bench import run
+from bench.brokers import a_broker, choose_broker, pipeline_settings, produce, topic_count, wait_caught_up
 from bench.corpus import soak_articles
 from bench.procfs import status_mb
 from pipeline.admin import create_topics
@@ -51,7 +51,7 @@ def rss_mb(pid: int) -> tuple[float, float]:
 def produce_all(bootstrap: str, total: int, failed: list[BaseException]) -> None:
     try:
         for start in range(0, total, CHUNK):
-            run.produce(bootstrap, soak_articles(start, min(CHUNK, total - start), total))
+            produce(bootstrap, soak_articles(start, min(CHUNK, total - start), total))
     except BaseException as exc:  # reported by the main thread, which would otherwise wait out its timeout
         failed.append(exc)
 
@@ -65,7 +65,7 @@ def samples_until(bootstrap: str, pid: int, total: int, timeout: float,
         while True:
             if failed:
                 raise RuntimeError(f"producing the soak corpus failed: {failed[0]!r}")
-            count = run.topic_count(bootstrap, ENRICHED.name, consumer)
+            count = topic_count(bootstrap, ENRICHED.name, consumer)
             current, peak = rss_mb(pid)
             yield {"seconds": round(time.monotonic() - started, 1), "enriched": count, "rss_mb": round(current, 1),
                    "peak_rss_mb": round(peak, 1)}
@@ -78,10 +78,10 @@ def samples_until(bootstrap: str, pid: int, total: int, timeout: float,
         consumer.close()
 
 
-def soak(total: int, timeout: float) -> dict[str, Any]:
+def soak(total: int, timeout: float, broker_kind: str) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="soak-"))
-    with run.a_broker(workdir, "soak") as broker:
-        settings = run.pipeline_settings(broker, workdir)
+    with a_broker(broker_kind, workdir, "soak") as broker:
+        settings = pipeline_settings(broker, workdir, "soak")
         create_topics(settings)
         worker = WorkerProcess(replace(settings, web_port=free_port()), workdir / "worker.log").start()
         try:
@@ -98,13 +98,13 @@ def soak(total: int, timeout: float) -> dict[str, Any]:
                       f"(peak {sample['peak_rss_mb']})", flush=True)
             producer.join()
             # The window stage and the commits catch up before the last reading: "after a million".
-            run.wait_caught_up(broker.bootstrap, settings.app_id, timeout=300)
+            wait_caught_up(broker.bootstrap, settings.app_id, timeout=300)
             final_mb, peak_mb = rss_mb(pid)
         finally:
             worker.stop()
     tenth = next(s for s in trace if s["enriched"] >= total // 10)
     return {
-        "articles": total, "broker": run.BROKER, "idle_rss_mb": round(idle_mb, 1),
+        "articles": total, "broker": broker_kind, "idle_rss_mb": round(idle_mb, 1),
         "rss_mb": round(final_mb, 1), "peak_rss_mb": round(peak_mb, 1),
         "articles_per_second": round(total / trace[-1]["seconds"], 1),
         # Growth per article past the first tenth, when the worker's own start-up allocations are behind it:
@@ -120,9 +120,9 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=int(os.environ.get("SOAK_ARTICLES", "1000000")))
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds before the soak gives up")
     args = parser.parse_args()
-    run.BROKER = run.choose_broker()
-    print(f"soak: {args.articles} articles published within a week, one worker, broker {run.BROKER}", flush=True)
-    result = soak(args.articles, args.timeout)
+    broker_kind = choose_broker()
+    print(f"soak: {args.articles} articles published within a week, one worker, broker {broker_kind}", flush=True)
+    result = soak(args.articles, args.timeout, broker_kind)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(f"after {result['articles']} articles: RSS {result['rss_mb']} MB, peak {result['peak_rss_mb']} MB "
           f"(idle {result['idle_rss_mb']} MB); {result['bytes_per_article_after_first_tenth']} bytes per article "

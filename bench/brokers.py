@@ -1,0 +1,153 @@
+"""The bench's side of the broker: which broker to run, a fresh one per measurement, and the reads and writes
+every stage makes against it (publishing the corpus, counting records, waiting for a consumer group)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+
+from pipeline.broker import ApacheKafka, EmbeddedBroker, assemble_apache_kafka, free_port
+from pipeline.demo import DEV_ENV
+from pipeline.settings import Settings
+from pipeline.topics import ENRICHED, RAW, WINDOW_INPUT
+
+
+def choose_broker() -> str:
+    """Apache Kafka when Java 17+ and Maven are here (as compose deploys), else the embedded Tansu, whose
+    fetches wait much longer: its latency is not comparable."""
+    if shutil.which("java") and shutil.which("mvn") and assemble_apache_kafka().returncode == 0:
+        return "apache-kafka"
+    return "tansu"
+
+
+@contextmanager
+def a_broker(kind: str, workdir: Path, name: str) -> Iterator[Any]:
+    """A fresh broker of ``kind`` (from ``choose_broker``) for one measurement, its files under ``workdir``."""
+    if kind == "apache-kafka":
+        kafka = ApacheKafka(workdir / f"kafka-{name}").start()
+        try:
+            yield kafka
+        finally:
+            kafka.stop()
+    else:
+        with EmbeddedBroker(log_path=workdir / f"broker-{name}.log") as broker:
+            yield broker
+
+
+def pipeline_settings(broker: Any, workdir: Path, name: str) -> Settings:
+    """The workers' settings for measurement ``name``: their own data directory, so that no measurement starts
+    from another's local state."""
+    base = Settings.from_env({**DEV_ENV, "PIPELINE_LOG_LEVEL": "WARNING"})
+    return replace(base, broker_url=broker.url, web_port=free_port(), data_dir=workdir / f"data-{name}")
+
+
+def produce(bootstrap: str, articles: list[dict[str, Any]], rate: float | None = None) -> None:
+    """All at once (a backlog), or paced at ``rate`` per second. Paced, each is sent at once: a raw record's
+    timestamp is taken when it is handed to the producer, so a linger would count as pipeline latency."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=0 if rate else 20,
+                             batch_size=256 * 1024)
+    # The topic's metadata first: the records sent while the producer fetched it would carry timestamps from
+    # before the broker could take them, counted as pipeline latency.
+    producer.partitions_for(RAW.name)
+    started = time.perf_counter()
+    for index, article in enumerate(articles):
+        if rate:
+            delay = started + index / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        producer.send(RAW.name, key=article["id"].encode(), value=json.dumps(article).encode())
+    producer.flush()
+    producer.close()
+
+
+def topic_count(bootstrap: str, topic: str, consumer: KafkaConsumer | None = None) -> int:
+    """Records in ``topic`` (the sum of its end offsets); pass a consumer to poll without reconnecting."""
+    client = consumer or KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        partitions = client.partitions_for_topic(topic) or set()
+        ends = client.end_offsets([TopicPartition(topic, p) for p in partitions])
+        return int(sum(ends.values()))
+    finally:
+        if consumer is None:
+            client.close()
+
+
+def drain_rate(bootstrap: str, topic: str, total: int, timeout: float, already: int = 0) -> float:
+    """Articles/s from the first output record (after ``already``) to the last, polling the topic's end offsets."""
+    deadline = time.monotonic() + timeout
+    first_time = first_count = None
+    count = 0
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)  # one connection: polling must not load the machine
+    try:
+        while time.monotonic() < deadline:
+            count = topic_count(bootstrap, topic, consumer)
+            now = time.perf_counter()
+            if count > already and first_time is None:
+                first_time, first_count = now, count
+            if count >= total:
+                assert first_time is not None and first_count is not None
+                return (count - first_count) / max(now - first_time, 1e-6)
+            time.sleep(0.25)
+    finally:
+        consumer.close()
+    raise TimeoutError(f"{topic}: {count} of {total} records after {timeout:.0f}s")
+
+
+def wait_caught_up(bootstrap: str, group: str, timeout: float = 60.0) -> None:
+    """Wait until ``group`` has committed every record of both stages' inputs (the raw topic and the window
+    input): the workers have nothing left to do."""
+    topics = (RAW.name, WINDOW_INPUT.name)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    deadline = time.monotonic() + timeout
+    try:
+        partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        if not partitions:  # no metadata: "all of nothing committed" would pass at once
+            raise RuntimeError(f"no partitions found for {', '.join(topics)}")
+        while time.monotonic() < deadline:
+            committed = admin.list_group_offsets({group: partitions})[group]
+            ends = consumer.end_offsets(partitions)
+            if all(tp in committed and committed[tp].offset >= end for tp, end in ends.items()):
+                return
+            time.sleep(0.25)
+    finally:
+        consumer.close()
+        admin.close()
+    raise TimeoutError(f"group {group} still behind its input after {timeout:.0f}s")
+
+
+def measure_latency(bootstrap: str, articles: list[dict[str, Any]], rate: float) -> dict[str, float]:
+    """Compare each enriched record's broker timestamp with its raw one (``articles`` produced at ``rate``)."""
+    wanted = {a["id"] for a in articles}
+    raw_ts = read_timestamps(bootstrap, RAW.name, wanted)
+    enriched_ts = read_timestamps(bootstrap, ENRICHED.name, wanted)
+    latencies = sorted(enriched_ts[k] - raw_ts[k] for k in wanted if k in raw_ts and k in enriched_ts)
+    if len(latencies) < len(wanted) * 0.99:
+        raise RuntimeError(f"latency: only {len(latencies)} of {len(wanted)} articles came through")
+    return {"latency_rate": round(rate, 1), "latency_p50_ms": round(statistics.median(latencies), 1),
+            "latency_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 1)}
+
+
+def read_timestamps(bootstrap: str, topic: str, wanted: set[str], timeout: float = 120) -> dict[str, int]:
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+                             consumer_timeout_ms=2000)
+    found: dict[str, int] = {}
+    deadline = time.monotonic() + timeout
+    try:
+        while len(found) < len(wanted) and time.monotonic() < deadline:
+            for message in consumer:
+                key = message.key.decode()
+                if key in wanted:
+                    found.setdefault(key, message.timestamp)
+    finally:
+        consumer.close()
+    return found

@@ -1,0 +1,78 @@
+"""What ``make bench`` reports from its rounds: pure functions over the figures each round measured.
+
+The throughput stages run in several rounds spread over the bench (``round_order``). A stage's figure is its best
+round, the same rule for the baselines as for the pipeline, because this machine's slow minutes only ever make
+a stage slower: the best round is the nearest to what the code does on an undisturbed machine, and a slow
+minute in one stage no longer decides a ratio. Latency is the median round's, not the best: the figure users
+should expect, not the luckiest. Every round's figures and ratios are kept beside the summary.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+STAGES = ("offline", "naive", "pipeline_1", "pipeline_2")
+RATE = "articles_per_second"
+VADER, ANALYZE = "vader_every_sentence_articles_per_second", "analyze_articles_per_second"
+LATENCY_KEYS = ("latency_rate", "latency_p50_ms", "latency_p99_ms", "latency_worker_cpu_ms_per_article",
+                "latency_broker_cpu_ms_per_article")
+
+Round = dict[str, dict[str, Any]]
+
+
+def round_order(index: int) -> tuple[str, ...]:
+    """Forward in even rounds, backward in odd: no stage always runs at the same point of the bench, so a drift
+    in the machine's speed over the run does not favour one stage."""
+    return STAGES if index % 2 == 0 else STAGES[::-1]
+
+
+def ratios(offline: dict[str, float], naive: dict[str, Any], one: dict[str, Any], two: dict[str, Any]
+           ) -> dict[str, float]:
+    """Issue 7's four throughput ratios (higher is better)."""
+    vader, one_rate = offline[VADER], one[RATE]
+    return {
+        "analyze_vs_vader": round(offline[ANALYZE] / vader, 3),
+        "pipeline_vs_vader": round(one_rate / vader, 3),
+        "pipeline_vs_naive": round(one_rate / naive[RATE], 3),
+        "two_workers_vs_one": round(two[RATE] / one_rate, 3),
+    }
+
+
+def _best(stage_rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The round with the highest rate among those that finished (``unfinished`` marks one that did not)."""
+    finished = [r for r in stage_rounds if "unfinished" not in r]
+    if not finished:
+        return stage_rounds[0]
+    best = max(finished, key=lambda r: r[RATE])
+    return {**best, "round": stage_rounds.index(best) + 1}
+
+
+def latency(one_rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median of the rounds' latency figures, and each round's."""
+    summary: dict[str, Any] = {}
+    for key in LATENCY_KEYS:
+        values = [r[key] for r in one_rounds if key in r]
+        if values:
+            summary[key] = round(statistics.median(values), 2)
+            summary[f"{key}_per_round"] = values
+    return summary
+
+
+def summarise(rounds: list[Round]) -> dict[str, Any]:
+    """Each stage's best round (offline: each of its two figures' best), the median latency, the peak RSS of any
+    round, and the ratios of the bests and of each round."""
+    if not rounds:
+        raise ValueError("no rounds to summarise")
+    offline = {key: max(r["offline"][key] for r in rounds) for key in (VADER, ANALYZE)}
+    naive = _best([r["naive"] for r in rounds])
+    one_rounds = [r["pipeline_1"] for r in rounds]
+    one = {k: v for k, v in _best(one_rounds).items() if k not in LATENCY_KEYS and k != "peak_rss_mb"}
+    two = _best([r["pipeline_2"] for r in rounds])
+    return {
+        "offline": offline, "naive": naive, "pipeline_1": one, "pipeline_2": two,
+        "latency": latency(one_rounds),
+        "peak_rss_mb": max(r.get("peak_rss_mb", 0.0) for r in one_rounds),
+        "ratios": ratios(offline, naive, one, two),
+        "ratios_per_round": [ratios(r["offline"], r["naive"], r["pipeline_1"], r["pipeline_2"]) for r in rounds],
+    }

@@ -1,0 +1,66 @@
+"""``bench/rounds.py``: what ``make bench`` reports from its rounds (best throughput, median latency)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bench.rounds import STAGES, round_order, summarise
+
+
+def a_round(vader: float, analyze: float, naive: float, one: float, two: float, p99: float,
+            rss: float = 100.0, **two_extra: Any) -> dict[str, dict[str, Any]]:
+    return {
+        "offline": {"vader_every_sentence_articles_per_second": vader, "analyze_articles_per_second": analyze},
+        "naive": {"articles_per_second": naive},
+        "pipeline_1": {"articles_per_second": one, "worker_cpu_ms_per_article": 1000 / one, "latency_rate": one / 2,
+                       "latency_p50_ms": p99 / 3, "latency_p99_ms": p99, "peak_rss_mb": rss},
+        "pipeline_2": {"articles_per_second": two, **two_extra},
+    }
+
+
+def test_rounds_alternate_direction_over_every_stage() -> None:
+    assert round_order(0) == STAGES
+    assert round_order(1) == tuple(reversed(STAGES))
+    assert round_order(2) == STAGES
+
+
+def test_each_stage_is_its_best_round_and_the_ratios_are_of_the_bests() -> None:
+    rounds = [a_round(800, 1600, 200, 700, 1000, p99=90),
+              a_round(850, 1500, 180, 800, 1300, p99=300, rss=110),
+              a_round(700, 1700, 210, 650, 900, p99=120)]
+    summary = summarise(rounds)
+
+    assert summary["offline"] == {"vader_every_sentence_articles_per_second": 850,
+                                  "analyze_articles_per_second": 1700}
+    assert summary["naive"]["articles_per_second"] == 210 and summary["naive"]["round"] == 3
+    # the best round's own CPU figure goes with its rate; its latency is not the headline
+    assert summary["pipeline_1"] == {"articles_per_second": 800, "worker_cpu_ms_per_article": 1.25, "round": 2}
+    assert summary["ratios"] == {"analyze_vs_vader": 2.0, "pipeline_vs_vader": 0.941,
+                                 "pipeline_vs_naive": 3.81, "two_workers_vs_one": 1.625}
+    assert summary["ratios_per_round"][0] == {"analyze_vs_vader": 2.0, "pipeline_vs_vader": 0.875,
+                                              "pipeline_vs_naive": 3.5, "two_workers_vs_one": 1.429}
+    assert summary["peak_rss_mb"] == 110
+
+
+def test_latency_is_the_median_round_not_the_best() -> None:
+    summary = summarise([a_round(800, 1600, 200, 700, 1000, p99=p99) for p99 in (300, 60, 150)])
+    latency = summary["latency"]
+    assert latency["latency_p99_ms"] == 150
+    assert latency["latency_p99_ms_per_round"] == [300, 60, 150]
+    assert latency["latency_p50_ms"] == 50
+
+
+def test_an_unfinished_two_worker_round_is_never_the_best() -> None:
+    rounds = [a_round(800, 1600, 200, 700, 0.0, p99=90, unfinished="timed out"),
+              a_round(800, 1600, 200, 700, 900, p99=90)]
+    assert summarise(rounds)["pipeline_2"]["articles_per_second"] == 900
+    only_unfinished = summarise(rounds[:1])["pipeline_2"]
+    assert only_unfinished["unfinished"] == "timed out"
+    assert summarise(rounds[:1])["ratios"]["two_workers_vs_one"] == 0.0
+
+
+def test_no_rounds_is_an_error_not_an_empty_report() -> None:
+    with pytest.raises(ValueError):
+        summarise([])
