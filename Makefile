@@ -86,12 +86,13 @@ eval: build
 	$(BIN)/pipeline analyze ../shared/eval/devset.jsonl > $(VENV)/devset-pred.jsonl
 	$(BIN)/python ../shared/eval/score.py ../shared/eval/devset.jsonl $(VENV)/devset-pred.jsonl --baseline
 
-bench: build
-	$(BIN)/python -m bench.run
+# deps: Apache Kafka's jars for the broker, kcat for the paced publisher of the latency articles.
+bench: deps
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 # About 13 minutes on a 2-core machine: not part of bench, which must finish within 15.
 soak: build
-	$(BIN)/python -m bench.soak
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .pipeline-data .pytest_cache .mypy_cache .ruff_cache build

@@ -16,7 +16,7 @@ STAGES = ("offline", "naive", "pipeline_1", "pipeline_2")
 RATE = "articles_per_second"
 VADER, ANALYZE = "vader_every_sentence_articles_per_second", "analyze_articles_per_second"
 LATENCY_KEYS = ("latency_rate", "latency_p50_ms", "latency_p99_ms", "latency_worker_cpu_ms_per_article",
-                "latency_broker_cpu_ms_per_article")
+                "latency_broker_cpu_ms_per_article", "latency_publisher_cpu_ms_per_article")
 
 Round = dict[str, dict[str, Any]]
 

@@ -35,8 +35,10 @@ from bench.brokers import (
     choose_broker,
     drain_rate,
     measure_latency,
+    paced_publisher,
     pipeline_settings,
     produce,
+    produce_paced,
     topic_count,
     wait_caught_up,
 )
@@ -117,7 +119,9 @@ def full_pipeline(bench: Bench, workers: int, tag: str, latency: bool) -> dict[s
                 wait_caught_up(broker.bootstrap, settings.app_id)
                 extra = make_corpus(max(200, int(rate * 10)), start_index=len(articles))
                 meter = CpuMeter(meter.pids, meter.broker_pid)
-                produce(broker.bootstrap, extra, rate=rate / 2)
+                # What the publisher takes of the cores the worker and the broker share (paced_publisher)
+                publisher_ms = produce_paced(broker.bootstrap, extra, rate=rate / 2)
+                result["latency_publisher_cpu_ms_per_article"] = round(publisher_ms, 2)
                 wait_caught_up(broker.bootstrap, settings.app_id)
                 # At half the rate a batch holds an article or two: what each costs then, not when draining.
                 # Taken before the latency is read back, which loads the broker.
@@ -203,8 +207,8 @@ def state_memory(articles: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--articles", type=int, default=int(os.environ.get("BENCH_ARTICLES", "6000")))
-    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")))
+    parser.add_argument("--articles", type=int, default=6000)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of stages 1-5 (fewer if 15 min would not do)")
     parser.add_argument("--state-articles", type=int, default=1_000_000)
     args = parser.parse_args()
     started = time.monotonic()
@@ -212,7 +216,8 @@ def main() -> None:
     sizes = [len(a["text"]) + len(a["title"]) for a in bench.articles]
     print(f"corpus: {len(sizes)} articles, mean {statistics.mean(sizes) / 1024:.1f} KB; logs in {bench.workdir}",
           flush=True)
-    print(f"broker: {bench.broker}; analysis {build()}", flush=True)
+    print(f"broker: {bench.broker}; analysis {build()}; latency articles published by {paced_publisher()}",
+          flush=True)
     rounds: list[Round] = []
     longest = 0.0
     for index in range(max(args.rounds, 1)):
@@ -229,6 +234,7 @@ def main() -> None:
     results: dict[str, Any] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "articles": len(bench.articles), "broker": bench.broker, "analysis_compiled": compiled(),
+        "latency_publisher": paced_publisher(),
         "rounds_run": len(rounds), **summary, "state": state, "rounds": rounds,
         "seconds": round(time.monotonic() - started),
     }
@@ -259,7 +265,8 @@ def print_table(results: dict[str, Any]) -> None:
           f"p50 {latency['latency_p50_ms']} ms {latency['latency_p50_ms_per_round']}, "
           f"p99 {latency['latency_p99_ms']} ms {latency['latency_p99_ms_per_round']} "
           f"at {latency['latency_rate_per_round']}/s; worker CPU {latency['latency_worker_cpu_ms_per_article']} ms "
-          f"an article at that rate; worker peak RSS {results['peak_rss_mb']} MB")
+          f"an article at that rate (publisher {latency.get('latency_publisher_cpu_ms_per_article')} ms, broker "
+          f"{latency.get('latency_broker_cpu_ms_per_article')} ms); worker peak RSS {results['peak_rss_mb']} MB")
     print(f"state of {state['articles']} articles within a week: {state['state_mb']} MB "
           f"({state['bytes_per_article']} bytes each); worker RSS estimate {state['estimated_worker_rss_mb']} MB")
     print("ratios of the best rounds: " + ", ".join(f"{k} {v}" for k, v in results["ratios"].items()))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import threading
 import time
@@ -117,7 +116,7 @@ def soak(total: int, timeout: float, broker_kind: str) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--articles", type=int, default=int(os.environ.get("SOAK_ARTICLES", "1000000")))
+    parser.add_argument("--articles", type=int, default=1_000_000)
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds before the soak gives up")
     args = parser.parse_args()
     broker_kind = choose_broker()
