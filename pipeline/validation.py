@@ -70,6 +70,10 @@ def validate_fields(data: dict[str, object]) -> ValidArticle | Rejection:
             return Rejection("wrong_type", f"{name} must be a string, got {type(field).__name__}")
         if "\x00" in field:
             return Rejection("invalid_value", f"{name} contains a NUL character")
+        if not field.isascii() and not _encodable(field):
+            # Valid JSON ("\\ud800" escaped) that decodes to half a UTF-16 pair: no character, and nothing
+            # downstream can encode it (hashing, the enriched record), so it would stop the stage, not one article.
+            return Rejection("invalid_value", f"{name} contains a lone surrogate (\\ud800-\\udfff), not a character")
         limit = _LIMITS.get(name)
         if limit is not None and len(field) > limit:
             return Rejection("invalid_value", f"{name} is longer than {limit} characters")
@@ -93,6 +97,14 @@ def validate_fields(data: dict[str, object]) -> ValidArticle | Rejection:
     )
     digest = hashlib.blake2b(f"{title}\n{text}".encode(), digest_size=16).hexdigest()
     return ValidArticle(article, digest, timestamp)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_timestamp(value: str) -> float | None:

@@ -77,6 +77,9 @@ def bad_input(good: list[dict[str, Any]]) -> dict[str, tuple[bytes | None, str]]
         "bad-oversize": (article("bad-oversize", text="x " * MAX_BYTES), "oversize"),
         "bad-nested": (article("bad-nested", extra=nested), "nested_too_deep"),
         "bad-nul": (article("bad-nul", text="Hong Kong\u0000 crypto"), "invalid_value"),
+        # valid JSON whose "\ud800" escape decodes to half a UTF-16 pair: it used to crash the enrich batch
+        "bad-surrogate": (json.dumps({**base, "id": "bad-surrogate", "url": "https://bad.example.org/s",
+                                      "title": "Hong Kong \ud800 crypto"}).encode(), "invalid_value"),
         "bad-schema": (article("bad-schema", schema_version=2), "unsupported_schema_version"),
         "bad-array": (b'[{"id": "bad-array"}]', "not_an_object"),
         "bad-date": (article("bad-date", published_at="yesterday"), "invalid_value"),

@@ -46,6 +46,9 @@ def test_valid_article_is_accepted_with_hash_and_timestamp() -> None:
     (encode(raw_article(schema_version=2)), "unsupported_schema_version"),
     (encode(raw_article(schema_version=True)), "unsupported_schema_version"),
     (encode(raw_article("x" * 300)), "invalid_value"),
+    # valid JSON, but "\ud800" alone decodes to no character: it cannot be hashed or sent on as UTF-8
+    (json.dumps(raw_article(text="lone \ud800 surrogate")).encode(), "invalid_value"),
+    (json.dumps(raw_article(url="https://example.com/\udfff")).encode(), "invalid_value"),
 ])
 def test_rejections_carry_a_reason_code(value: bytes | None, expected: str) -> None:
     assert reason(value) == expected
@@ -75,10 +78,22 @@ json_values = st.recursive(
 )
 
 
+FIELDS = ["id", "url", "title", "text", "published_at", "source", "language", "schema_version"]
+# Any code point, lone surrogates among them: json.dumps escapes them, as a producer in another language may,
+# and they must be rejected, not raise.
+# (Built from a list: st.text drops surrogates from any alphabet.)
+any_text = st.lists(st.characters() | st.sampled_from(["\ud800", "\udbff", "\udc00", "\udfff"]), max_size=20) \
+    .map("".join)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(st.binary(max_size=300), json_values.map(lambda v: json.dumps(v).encode()),
-                 st.dictionaries(st.sampled_from(["id", "url", "title", "text", "published_at", "source",
-                                                  "language", "schema_version"]), json_values)
-                 .map(lambda v: json.dumps(v).encode())))
+                 st.dictionaries(st.sampled_from(FIELDS), json_values).map(lambda v: json.dumps(v).encode()),
+                 st.tuples(st.sampled_from(FIELDS), any_text)
+                 .map(lambda item: json.dumps({**raw_article(), item[0]: item[1]}).encode())))
 def test_no_input_makes_validation_raise(value: bytes) -> None:
-    assert isinstance(validate_raw(value, LIMIT), Rejection | ValidArticle)
+    result = validate_raw(value, LIMIT)
+    assert isinstance(result, Rejection | ValidArticle)
+    if isinstance(result, ValidArticle):  # what it accepts can be sent on as UTF-8
+        for name in ("id", "url", "title", "text", "published_at", "source", "language"):
+            (getattr(result.article, name) or "").encode()
