@@ -89,9 +89,10 @@ def produce_paced(bootstrap: str, articles: list[dict[str, Any]], rate: float) -
     if kcat is None:
         produce(bootstrap, articles, rate)
         return (cpu_seconds(os.getpid()) - own) * 1000 / len(articles)
-    # Key and value separated by a tab: JSON escapes the tabs and newlines inside strings.
+    # Key and value separated by a tab: JSON escapes the tabs and newlines inside strings. Keys partitioned as
+    # Java's and kafka-python's producers do (murmur2), not librdkafka's default CRC32 hash.
     process = subprocess.Popen([kcat, "-P", "-b", bootstrap, "-t", RAW.name, "-K", "\t", "-X", "linger.ms=0",
-                                "-X", "acks=1"], stdin=subprocess.PIPE)
+                                "-X", "acks=1", "-X", "partitioner=murmur2_random"], stdin=subprocess.PIPE)
     assert process.stdin is not None
     # librdkafka connects and fetches the topic's metadata as kcat starts: a record handed over before that would
     # carry a timestamp from before the broker could take it, counted as pipeline latency.
