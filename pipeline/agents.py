@@ -159,7 +159,7 @@ class Pipeline:
     def _queue_outputs(self, event: EventT[Any], batch: dict[str, str]) -> _Outputs:
         """The outputs of one raw message, queued for the batch's :meth:`Outbox.settle`."""
         value = event.value if isinstance(event.value, bytes | None) else str(event.value).encode()
-        result = validate_raw(value, self.settings.max_article_bytes)
+        result = validate_raw(value, self.settings.max_article_bytes, time.time() + self.settings.max_future_seconds)
         if isinstance(result, Rejection):
             return _Outputs([self.dead_letter(event, result)])
         article = result.article

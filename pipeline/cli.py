@@ -7,6 +7,7 @@ import gc
 import json
 import logging
 import sys
+import time
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -183,7 +184,7 @@ def ingest(path: str, settings: Settings, progress: TextIO | None = None) -> dic
                 rejected["unreadable"] += 1
                 print(f"rejected {item}", file=sys.stderr)
             else:
-                check = validate_fields(item)
+                check = validate_fields(item, time.time() + settings.max_future_seconds)
                 if isinstance(check, Rejection):
                     rejected[check.reason] += 1
                     print(f"rejected {where}: {check.reason}: {check.error}", file=sys.stderr)

@@ -127,6 +127,11 @@ class Settings:
         "PIPELINE_MAX_ARTICLE_BYTES", _positive(int), 262_144,
         "Raw messages larger than this go to the DLQ with reason `oversize`.",
     )
+    max_future_seconds: int = _env(
+        "PIPELINE_MAX_FUTURE_SECONDS", _positive(int), 86_400,
+        "Articles published further than this ahead of the worker's clock go to the DLQ (`invalid_value`): "
+        "one would otherwise move the event-time watermark past every later article.",
+    )
     window_sizes: tuple[int, ...] = _env(
         "PIPELINE_WINDOWS", _windows, (3600, 86400),
         "Tumbling event-time window sizes in seconds, comma-separated.",

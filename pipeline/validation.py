@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from pipeline.aggregate import iso
 from pipeline.analysis import ArticleInput
 
 REQUIRED = ("id", "url", "title", "text", "published_at", "source")
@@ -35,7 +37,9 @@ class ValidArticle:
     published_ts: float
 
 
-def validate_raw(value: bytes | None, max_bytes: int) -> ValidArticle | Rejection:
+def validate_raw(value: bytes | None, max_bytes: int, not_after: float = math.inf) -> ValidArticle | Rejection:
+    """A raw message checked as ``schemas/article.raw.v1.json`` says, and published no later than the Unix time
+    ``not_after`` (the caller's clock plus its tolerance)."""
     if value is None:
         return Rejection("missing_field", "empty message value (tombstone)")
     if len(value) > max_bytes:
@@ -52,10 +56,10 @@ def validate_raw(value: bytes | None, max_bytes: int) -> ValidArticle | Rejectio
         return Rejection("invalid_json", str(exc)[:500])
     if not isinstance(data, dict):
         return Rejection("not_an_object", f"expected a JSON object, got {type(data).__name__}")
-    return validate_fields(data)
+    return validate_fields(data, not_after)
 
 
-def validate_fields(data: dict[str, object]) -> ValidArticle | Rejection:
+def validate_fields(data: dict[str, object], not_after: float = math.inf) -> ValidArticle | Rejection:
     version = data.get("schema_version", 1)
     if version != 1 or isinstance(version, bool):
         return Rejection("unsupported_schema_version", f"schema_version {version!r} is not 1")
@@ -87,6 +91,11 @@ def validate_fields(data: dict[str, object]) -> ValidArticle | Rejection:
     timestamp = parse_timestamp(published)
     if timestamp is None:
         return Rejection("invalid_value", f"published_at {published[:40]!r} is not RFC 3339 with an offset")
+    if timestamp > not_after:
+        # A news article is not published in the future: a typo'd year would carry its partition's event-time
+        # clock, and the watermark (which never moves back) with it, past every later article.
+        return Rejection("invalid_value", f"published_at {published!r} is ahead of the accepted time "
+                                          f"({iso(not_after)}: the worker's clock plus PIPELINE_MAX_FUTURE_SECONDS)")
     language = data.get("language")
     if language is not None and not _LANGUAGE.match(str(language)):
         return Rejection("invalid_value", f"language {str(language)[:20]!r} is not a BCP 47 tag")

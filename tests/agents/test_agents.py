@@ -85,6 +85,7 @@ async def test_valid_article_is_enriched_and_contributes_to_windows(harness: Har
     (encode({"id": "x"}), "missing_field"),
     (b"x" * 300_000, "oversize"),
     (json.dumps(raw_article(title="a lone \ud83d surrogate")).encode(), "invalid_value"),
+    (encode(raw_article(published_at="2099-06-01T09:00:00Z")), "invalid_value"),  # a typo'd year
 ])
 async def test_bad_input_goes_to_the_dlq_with_its_origin(harness: Harness, value: bytes, reason: str) -> None:
     async with harness.pipeline.enrich.test_context() as agent:

@@ -83,6 +83,8 @@ def bad_input(good: list[dict[str, Any]]) -> dict[str, tuple[bytes | None, str]]
         "bad-schema": (article("bad-schema", schema_version=2), "unsupported_schema_version"),
         "bad-array": (b'[{"id": "bad-array"}]', "not_an_object"),
         "bad-date": (article("bad-date", published_at="yesterday"), "invalid_value"),
+        # a typo'd year: counted, it would carry the watermark past every later article
+        "bad-future": (article("bad-future", published_at="2099-03-01T08:00:00Z"), "invalid_value"),
         "bad-language": (article("bad-language", language="English!"), "invalid_value"),
         good[3]["id"]: (encode({**good[3], "text": "Rewritten text under a reused id."}), "id_reused"),
     }

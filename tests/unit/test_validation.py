@@ -54,6 +54,14 @@ def test_rejections_carry_a_reason_code(value: bytes | None, expected: str) -> N
     assert reason(value) == expected
 
 
+def test_an_article_published_after_the_bound_is_rejected_and_one_before_it_kept() -> None:
+    # raw_article() is published at 1685610000 (2023-06-01T09:00:00Z)
+    assert isinstance(validate_raw(encode(raw_article()), LIMIT, not_after=1685610000.0), ValidArticle)
+    late = validate_raw(encode(raw_article()), LIMIT, not_after=1685609999.0)
+    assert isinstance(late, Rejection) and late.reason == "invalid_value"
+    assert "2023-06-01T08:59:59Z" in late.error and "PIPELINE_MAX_FUTURE_SECONDS" in late.error
+
+
 @pytest.mark.parametrize("article", [
     raw_article(), raw_article(language="zh-Hant"), raw_article(schema_version=1, extra="ignored"),
     raw_article(published_at="2023-06-01T17:00:00+08:00"),
