@@ -85,13 +85,12 @@ def produce_paced(bootstrap: str, articles: list[dict[str, Any]], rate: float) -
     """``articles`` at ``rate`` per second, each sent at once (no linger), by ``paced_publisher()``; returns
     the publisher's CPU milliseconds an article."""
     own = cpu_seconds(os.getpid())
-    kcat = shutil.which("kcat")
-    if kcat is None:
+    if paced_publisher() != "kcat":
         produce(bootstrap, articles, rate)
         return (cpu_seconds(os.getpid()) - own) * 1000 / len(articles)
     # Key and value separated by a tab: JSON escapes the tabs and newlines inside strings. Keys partitioned as
     # Java's and kafka-python's producers do (murmur2), not librdkafka's default CRC32 hash.
-    process = subprocess.Popen([kcat, "-P", "-b", bootstrap, "-t", RAW.name, "-K", "\t", "-X", "linger.ms=0",
+    process = subprocess.Popen(["kcat", "-P", "-b", bootstrap, "-t", RAW.name, "-K", "\t", "-X", "linger.ms=0",
                                 "-X", "acks=1", "-X", "partitioner=murmur2_random"], stdin=subprocess.PIPE)
     assert process.stdin is not None
     # librdkafka connects and fetches the topic's metadata as kcat starts: a record handed over before that would
