@@ -179,7 +179,7 @@ def detect(sentence: str, has_state_media: bool, mentions_hk: bool, tone: float,
         polarity = KINDS[kind]
         if kind == "state_media_coverage" and tone <= -0.3:
             polarity = -1  # a state outlet attacking crypto is pushback, not warming
-        negation = _NEGATION.search(sentence, max(0, start - 60), start)
+        negation = _negation(sentence, start)
         # A negation scopes over the first trigger after it only: "will not ban research" negates the ban.
         if negation and not any(negation.start() < other < start for other in starts):
             polarity = -polarity
@@ -192,14 +192,39 @@ def detect(sentence: str, has_state_media: bool, mentions_hk: bool, tone: float,
     return found
 
 
-# Every match of _STATUS_QUO holds one of these (lower-cased): an ASCII sentence without any cannot match, and
-# most sentences are spared the regex. (Non-ASCII ones always run it: IGNORECASE folds some non-ASCII letters.)
-_STATUS_QUO_WORDS = ("ban", "prohibit", "illegal", "outlaw", "forbidden", "had")
+def _negation(sentence: str, start: int) -> re.Match[str] | None:
+    """_NEGATION's leftmost match among the 60 characters before ``start``. A match holds at most four runs of
+    whitespace ("ruled out" and three words after it), so it starts within the window's last five words, and the
+    search starts there: the same match, without trying the alternation at every character before. (``\\b``
+    still sees the character before the search's start.)"""
+    window_start = max(0, start - 60)
+    words = sentence[window_start:start].rsplit(None, 5)
+    if len(words) == 6:  # words[0] is what comes before the last five words, without the whitespace after it
+        window_start += len(words[0])
+    return _NEGATION.search(sentence, window_start, start)
+
+
+# Every match of _STATUS_QUO holds words of one of its alternatives (lower-cased): a sentence without them cannot
+# match, and most sentences are spared the regex. Its first two alternatives need a prohibition word *and* a word
+# of duration ("still", "remains"): "ban" alone is in every sentence about a central bank.
+_PROHIBITION_WORDS = ("ban", "prohibit", "illegal", "outlaw")
+_DURATION_WORDS = ("remain", "still", "already", "long", "since", "continue", "effectively", "maintain", "keep",
+                   "stay")
+_STATE_WORDS = ("banned", "illegal", "prohibited", "outlawed", "forbidden")  # "is banned"
+# The only letters IGNORECASE matches to ASCII ones ("ſtill"; a unit test scans Unicode for them): a sentence with
+# any always runs the regex.
+FOLDS_TO_ASCII = ("\u0130", "\u0131", "\u017f", "\u212a")
+
+
+def _may_be_status_quo(sentence: str, lowered: str) -> bool:
+    if "had" in lowered or any(word in lowered for word in _STATE_WORDS) \
+            or (not sentence.isascii() and any(letter in sentence for letter in FOLDS_TO_ASCII)):
+        return True
+    return any(word in lowered for word in _PROHIBITION_WORDS) and any(word in lowered for word in _DURATION_WORDS)
 
 
 def _is_background(sentence: str, lowered: str, published_year: int | None) -> bool:
-    if (not sentence.isascii() or any(word in lowered for word in _STATUS_QUO_WORDS)) \
-            and _STATUS_QUO.search(sentence):
+    if _may_be_status_quo(sentence, lowered) and _STATUS_QUO.search(sentence):
         return True
     if published_year is None:
         return False

@@ -1,0 +1,47 @@
+"""The evidence module's shortcuts around its regexes find what the regexes alone find (property tests)."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.analysis import evidence
+
+_NEGATION_PIECES = st.sampled_from([
+    "will", "not", "NOT", "no", "never", "ruled", "out", "ruled out", "won't", "n't", "ban", "cannot", "lifted",
+    "end", "ending", "x", " ", "  ", "\t", "\n", "\u00a0", "\u3000", ".", ",", "-", "(", "“", "\u212a", "中文",
+])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_NEGATION_PIECES, max_size=40).map("".join) | st.text(max_size=120))
+def test_negation_is_the_regex_searched_over_the_whole_window(sentence: str) -> None:
+    # _negation starts its search at the window's fifth-last word: the same leftmost match at every trigger position.
+    for start in range(len(sentence) + 1):
+        expected = evidence._NEGATION.search(sentence, max(0, start - 60), start)
+        found = evidence._negation(sentence, start)
+        assert (found.span() if found else None) == (expected.span() if expected else None), start
+
+
+_STATUS_PIECES = st.sampled_from([
+    "Trading", "remains", "REMAINS", "still", "Still", "already", "has long", "since", "continues to", "keeps",
+    "effectively", "maintains", "stays in force", "in place", "ban", "Bans", "banned", "bank", "prohibition",
+    "prohibited", "illegal", "outlawed", "forbidden", "is", "are", "had", "cracked", "ſtill", "ı", "İ", "\u212aeeps",
+    "中文", " ", "  ", "\u00a0", ".", ",",
+])
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(_STATUS_PIECES, max_size=30).map(" ".join) | st.text(max_size=120))
+def test_status_quo_word_check_never_hides_a_match(sentence: str) -> None:
+    if evidence._STATUS_QUO.search(sentence):
+        assert evidence._may_be_status_quo(sentence, sentence.lower())
+
+
+def test_the_listed_letters_are_all_that_ignorecase_matches_to_ascii_letters() -> None:
+    ascii_letter = re.compile("[a-z]", re.IGNORECASE)
+    folding = {chr(c) for c in range(128, sys.maxunicode + 1) if ascii_letter.fullmatch(chr(c))}
+    assert folding == set(evidence.FOLDS_TO_ASCII)
