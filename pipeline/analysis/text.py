@@ -72,15 +72,40 @@ _ABBREVIATIONS = frozenset(
 # A candidate boundary: terminal punctuation, optional closing quotes/brackets, then whitespace.
 _LATIN_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s)")
 _CJK_END = re.compile(r"[。！？；!?]+[”’」』）)]*")
+_CJK_MARKS = "。！？；!?"  # what every _CJK_END match starts with
 _PARAGRAPH = re.compile(r"\n\s*")
+
+
+def _latin_ends(text: str) -> list[int]:
+    """The ends of ``_LATIN_END.finditer(text)``'s matches. Without "!" or "?" a match can only start at a ".",
+    which ``str.find`` reaches at memory-scan speed, and the pattern is tried there alone: the same matches, where
+    a search tried it at every character (60 of an article's 110 µs of sentence splitting)."""
+    if "!" in text or "?" in text:
+        return [m.end() for m in _LATIN_END.finditer(text)]
+    ends = []
+    dot = text.find(".")
+    while dot >= 0:
+        match = _LATIN_END.match(text, dot)
+        if match is None:
+            dot = text.find(".", dot + 1)
+        else:
+            ends.append(match.end())
+            dot = text.find(".", match.end())
+    return ends
+
+
+def _candidate_ends(text: str) -> list[int]:
+    """Where a sentence of the paragraph ``text`` may end, in order: both patterns' match ends."""
+    candidates = _latin_ends(text)
+    # The other pattern's ends: most paragraphs have none of its marks.
+    if (not text.isascii() and any(mark in text for mark in _CJK_MARKS)) or "!" in text or "?" in text:
+        candidates = sorted(candidates + [m.end() for m in _CJK_END.finditer(text)])
+    return candidates
 
 
 def _split_paragraph(text: str, offset: int, spans: list[tuple[int, int]]) -> None:
     start = 0
-    candidates = [m.end() for m in _LATIN_END.finditer(text)]
-    if not text.isascii() or "!" in text or "?" in text:  # the other pass's ends; most paragraphs have none
-        candidates = sorted(candidates + [m.end() for m in _CJK_END.finditer(text)])
-    for end in candidates:
+    for end in _candidate_ends(text):
         if end <= start:
             continue
         if text[end - 1] == "." and _is_abbreviation(text, end - 1):

@@ -92,3 +92,18 @@ def test_language_detection_counts_words_as_the_regex_rule_does(text: str) -> No
     # detect_language finds the words in ASCII bytes, not with the regex: non-ASCII letters, the Kelvin sign
     # (which lower-cases to "k") and dotted capitals must still split and count as the regex rule does.
     assert detect_language(text) == _language_by_regex(text)
+
+
+_END_PIECES = st.sampled_from(["word", "U.S", "e.g", " ", "\n", "\u00a0", "\u3000", ".", "...", "!", "?", '"', "'",
+                               ")", "]", "”", "’", "」", "』", "）", "。", "！", "？", "；", "中文", "é"])
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(_END_PIECES, max_size=40).map("".join) | st.text(max_size=200))
+def test_candidate_ends_are_both_patterns_match_ends(paragraph: str) -> None:
+    # _latin_ends tries its pattern only at each "." when there is no "!" or "?", and the CJK pattern runs only
+    # when one of its marks is there: still the ends of both patterns searched over every character.
+    latin = [m.end() for m in text_module._LATIN_END.finditer(paragraph)]
+    assert text_module._latin_ends(paragraph) == latin
+    cjk = [m.end() for m in text_module._CJK_END.finditer(paragraph)]
+    assert text_module._candidate_ends(paragraph) == sorted(latin + cjk)
