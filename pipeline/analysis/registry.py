@@ -94,10 +94,11 @@ class Registry:
     def codes(self) -> tuple[str, ...]:
         return tuple(self.names)
 
-    def find(self, text: str) -> list[Mention]:
+    def find(self, text: str, lowered: str | None = None) -> list[Mention]:
         """All jurisdiction mentions in ``text``: longest match wins, suppressed phrases hide what they
-        contain, datelines and listing venues are dropped, ambiguous aliases resolved by co-mentions."""
-        lowered = text.lower()
+        contain, datelines and listing venues are dropped, ambiguous aliases resolved by co-mentions. ``lowered``
+        is ``text.lower()`` when the caller has it already."""
+        lowered = text.lower() if lowered is None else lowered
         if len(lowered) != len(text):  # a few characters change length when lowered; keep offsets exact
             lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
         candidates: list[tuple[int, int, Alias]] = []

@@ -141,12 +141,13 @@ class ToneScorer:
         private = self.lexicon.crypto_terms.search(lowered, tokens)
         return private, private or self.lexicon.adjacent_terms.search(lowered, tokens)
 
-    def crypto_contents(self, text: str, spans: list[tuple[int, int]]) -> list[tuple[bool, bool]]:
+    def crypto_contents(self, text: str, spans: list[tuple[int, int]],
+                        lowered: str | None = None) -> list[tuple[bool, bool]]:
         """:meth:`crypto_content` of each sentence span of ``text``. One scan of the whole text finds, per sentence,
         the tokens that some term needs: a sentence with none holds no term, one holding a one-token term needs no
         tokenising. Only the rest (a multi-token term's anchor token alone; a non-ASCII sentence, for the Chinese
-        terms) are checked by :meth:`crypto_content`."""
-        lowered = text.lower()
+        terms) are checked by :meth:`crypto_content`. ``lowered`` is ``text.lower()`` when the caller has it."""
+        lowered = text.lower() if lowered is None else lowered
         if self._anchors is None or len(lowered) != len(text):  # lower() lengthened a character: no shared offsets
             return [self.crypto_content(text[start:end]) for start, end in spans]
         starts = [start for start, _ in spans]
