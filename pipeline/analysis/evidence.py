@@ -223,8 +223,14 @@ def _may_be_status_quo(sentence: str, lowered: str) -> bool:
     return any(word in lowered for word in _PROHIBITION_WORDS) and any(word in lowered for word in _DURATION_WORDS)
 
 
+# Its literals are lower case: on a lower-cased ASCII sentence the pattern matches without IGNORECASE where it
+# matched the sentence with it, in half the time.
+_STATUS_QUO_LOWERED = re.compile(_STATUS_QUO.pattern)
+
+
 def _is_background(sentence: str, lowered: str, published_year: int | None) -> bool:
-    if _may_be_status_quo(sentence, lowered) and _STATUS_QUO.search(sentence):
+    if _may_be_status_quo(sentence, lowered) and (
+            _STATUS_QUO_LOWERED.search(lowered) if sentence.isascii() else _STATUS_QUO.search(sentence)):
         return True
     if published_year is None:
         return False

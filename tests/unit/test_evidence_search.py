@@ -36,9 +36,13 @@ _STATUS_PIECES = st.sampled_from([
 
 @settings(max_examples=800, deadline=None)
 @given(st.lists(_STATUS_PIECES, max_size=30).map(" ".join) | st.text(max_size=120))
-def test_status_quo_word_check_never_hides_a_match(sentence: str) -> None:
-    if evidence._STATUS_QUO.search(sentence):
+def test_background_is_the_status_quo_regex_on_the_sentence(sentence: str) -> None:
+    # The word check in front of the regex never hides a match, and the pattern without IGNORECASE on a lower-cased
+    # ASCII sentence finds what it found on the sentence.
+    expected = evidence._STATUS_QUO.search(sentence) is not None
+    if expected:
         assert evidence._may_be_status_quo(sentence, sentence.lower())
+    assert evidence._is_background(sentence, sentence.lower(), None) is expected
 
 
 def test_the_listed_letters_are_all_that_ignorecase_matches_to_ascii_letters() -> None:
