@@ -24,6 +24,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from pipeline.analysis.text import lowered_matches_alike
+
 KINDS: dict[str, int] = {
     "ban": -1,
     "crackdown": -1,
@@ -204,33 +206,32 @@ def _negation(sentence: str, start: int) -> re.Match[str] | None:
     return _NEGATION.search(sentence, window_start, start)
 
 
-# Every match of _STATUS_QUO holds words of one of its alternatives (lower-cased): a sentence without them cannot
-# match, and most sentences are spared the regex. Its first two alternatives need a prohibition word *and* a word
+# Every match of _STATUS_QUO_LOWERED holds the words of one of its alternatives: a lower-cased sentence without them
+# cannot match, and most sentences are spared the regex. Its first two alternatives need a prohibition word *and* a word
 # of duration ("still", "remains"): "ban" alone is in every sentence about a central bank.
 _PROHIBITION_WORDS = ("ban", "prohibit", "illegal", "outlaw")
 _DURATION_WORDS = ("remain", "still", "already", "long", "since", "continue", "effectively", "maintain", "keep",
                    "stay")
 _STATE_WORDS = ("banned", "illegal", "prohibited", "outlawed", "forbidden")  # "is banned"
-# The only letters IGNORECASE matches to ASCII ones ("ſtill"; a unit test scans Unicode for them): a sentence with
-# any always runs the regex.
-FOLDS_TO_ASCII = ("\u0130", "\u0131", "\u017f", "\u212a")
 
 
-def _may_be_status_quo(sentence: str, lowered: str) -> bool:
-    if "had" in lowered or any(word in lowered for word in _STATE_WORDS) \
-            or (not sentence.isascii() and any(letter in sentence for letter in FOLDS_TO_ASCII)):
+def _may_be_status_quo(lowered: str) -> bool:
+    """Whether the lower-cased sentence holds the words one of _STATUS_QUO's alternatives needs."""
+    if "had" in lowered or any(word in lowered for word in _STATE_WORDS):
         return True
     return any(word in lowered for word in _PROHIBITION_WORDS) and any(word in lowered for word in _DURATION_WORDS)
 
 
-# Its literals are lower case: on a lower-cased ASCII sentence the pattern matches without IGNORECASE where it
-# matched the sentence with it, in half the time.
+# Its letters are lower-case ASCII: see text.lowered_matches_alike.
 _STATUS_QUO_LOWERED = re.compile(_STATUS_QUO.pattern)
 
 
 def _is_background(sentence: str, lowered: str, published_year: int | None) -> bool:
-    if _may_be_status_quo(sentence, lowered) and (
-            _STATUS_QUO_LOWERED.search(lowered) if sentence.isascii() else _STATUS_QUO.search(sentence)):
+    if lowered_matches_alike(sentence):
+        status_quo = _may_be_status_quo(lowered) and _STATUS_QUO_LOWERED.search(lowered) is not None
+    else:  # a letter IGNORECASE folds to an ASCII one ("ſtill"): the words may be spelled with it
+        status_quo = _STATUS_QUO.search(sentence) is not None
+    if status_quo:
         return True
     if published_year is None:
         return False

@@ -149,6 +149,19 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+# --- case ----------------------------------------------------------------------------------------
+
+# The only letters IGNORECASE matches to ASCII letters ("ſtill", the Kelvin sign; a unit test scans Unicode for
+# them). İ is also the only letter that lower() turns into two characters.
+FOLDS_TO_ASCII = ("\u0130", "\u0131", "\u017f", "\u212a")
+
+
+def lowered_matches_alike(text: str) -> bool:
+    """Whether a pattern whose letters are lower-case ASCII finds in ``text.lower()`` without IGNORECASE what it
+    finds in ``text`` with it (half the time): yes unless ``text`` holds one of FOLDS_TO_ASCII."""
+    return text.isascii() or not any(letter in text for letter in FOLDS_TO_ASCII)
+
+
 # --- language ------------------------------------------------------------------------------------
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")

@@ -1,4 +1,4 @@
-"""The evidence module's shortcuts around its regexes find what the regexes alone find (property tests)."""
+"""The analysis's shortcuts around its regexes find what the regexes alone find (property tests)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.analysis import evidence
+from pipeline.analysis.text import FOLDS_TO_ASCII, lowered_matches_alike
+from pipeline.analysis.tone import _for_lowered, default_scorer
 
 _NEGATION_PIECES = st.sampled_from([
     "will", "not", "NOT", "no", "never", "ruled", "out", "ruled out", "won't", "n't", "ban", "cannot", "lifted",
@@ -40,12 +42,39 @@ def test_background_is_the_status_quo_regex_on_the_sentence(sentence: str) -> No
     # The word check in front of the regex never hides a match, and the pattern without IGNORECASE on a lower-cased
     # ASCII sentence finds what it found on the sentence.
     expected = evidence._STATUS_QUO.search(sentence) is not None
-    if expected:
-        assert evidence._may_be_status_quo(sentence, sentence.lower())
+    if expected and lowered_matches_alike(sentence):
+        assert evidence._may_be_status_quo(sentence.lower())
     assert evidence._is_background(sentence, sentence.lower(), None) is expected
 
 
 def test_the_listed_letters_are_all_that_ignorecase_matches_to_ascii_letters() -> None:
     ascii_letter = re.compile("[a-z]", re.IGNORECASE)
     folding = {chr(c) for c in range(128, sys.maxunicode + 1) if ascii_letter.fullmatch(chr(c))}
-    assert folding == set(evidence.FOLDS_TO_ASCII)
+    assert folding == set(FOLDS_TO_ASCII)
+
+
+_PHRASE_PIECES = st.sampled_from([
+    "Beijing", "LIFTED", "lifted", "the", "ban", "bank", "Bank", "crack", "Cracked", "down", "green-light", "money",
+    "Laundering", "put", "plans", "on", "hold", "Pro-Crypto", "warned", "investors", "ſhut", "inveſtors", "“", "’",
+    "\u212a", "İ", ".",
+])
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(_PHRASE_PIECES, max_size=25).map(" ".join) | st.text(max_size=120))
+def test_phrases_are_rewritten_as_by_every_pattern_in_turn(sentence: str) -> None:
+    # _rewrite skips a phrase whose pattern, without IGNORECASE, is not in the lower-cased sentence: the same
+    # rewriting as every hinted phrase's substitution in the lexicon's order.
+    scorer = default_scorer()
+    expected = sentence
+    for pattern, token, _ in scorer.lexicon.phrases:
+        expected = pattern.sub(token, expected)
+    assert scorer._rewrite(sentence, sentence.lower()) == (expected, expected.lower())
+
+
+def test_only_case_free_phrase_patterns_are_matched_on_lowered_text() -> None:
+    assert all(pattern is not None for pattern in default_scorer()._lowered_patterns)  # every shipped one
+    for unsafe in (r"\bBan\b", r"[A-Z]an", r"\x42an", r"café"):
+        assert _for_lowered(re.compile(unsafe, re.IGNORECASE)) is None, unsafe
+    assert _for_lowered(re.compile(r"\bban", re.IGNORECASE | re.ASCII)) is None
+    assert _for_lowered(re.compile(r"\bban\s+\w+", re.IGNORECASE)) is not None
