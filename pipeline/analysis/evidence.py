@@ -175,13 +175,14 @@ def detect(sentence: str, has_state_media: bool, mentions_hk: bool, tone: float,
     if not first:
         return found
     background = _is_background(sentence, lowered, published_year)
+    alike = lowered_matches_alike(sentence)
     matches = sorted((start, kind) for kind, start in first.items())
     starts = sorted(start for start, _ in matches)
     for start, kind in matches:
         polarity = KINDS[kind]
         if kind == "state_media_coverage" and tone <= -0.3:
             polarity = -1  # a state outlet attacking crypto is pushback, not warming
-        negation = _negation(sentence, start)
+        negation = _negation(sentence, lowered, start, alike)
         # A negation scopes over the first trigger after it only: "will not ban research" negates the ban.
         if negation and not any(negation.start() < other < start for other in starts):
             polarity = -polarity
@@ -194,15 +195,21 @@ def detect(sentence: str, has_state_media: bool, mentions_hk: bool, tone: float,
     return found
 
 
-def _negation(sentence: str, start: int) -> re.Match[str] | None:
-    """_NEGATION's leftmost match among the 60 characters before ``start``. A match holds at most four runs of
-    whitespace ("ruled out" and three words after it), so it starts within the window's last five words, and the
-    search starts there: the same match, without trying the alternation at every character before. (``\\b``
-    still sees the character before the search's start.)"""
+# Its letters are lower-case ASCII: see text.lowered_matches_alike.
+_NEGATION_LOWERED = re.compile(_NEGATION.pattern)
+
+
+def _negation(sentence: str, lowered: str, start: int, alike: bool) -> re.Match[str] | None:
+    """_NEGATION's leftmost match among the 60 characters before ``start`` (on ``lowered`` when ``alike``: the same
+    span). A match holds at most four runs of whitespace ("ruled out" and three words after it), so it starts within
+    the window's last five words, and the search starts there: the same match, without trying the alternation at
+    every character before. (``\\b`` still sees the character before the search's start.)"""
     window_start = max(0, start - 60)
     words = sentence[window_start:start].rsplit(None, 5)
     if len(words) == 6:  # words[0] is what comes before the last five words, without the whitespace after it
         window_start += len(words[0])
+    if alike:
+        return _NEGATION_LOWERED.search(lowered, window_start, start)
     return _NEGATION.search(sentence, window_start, start)
 
 
@@ -222,8 +229,7 @@ def _may_be_status_quo(lowered: str) -> bool:
     return any(word in lowered for word in _PROHIBITION_WORDS) and any(word in lowered for word in _DURATION_WORDS)
 
 
-# Its letters are lower-case ASCII: see text.lowered_matches_alike.
-_STATUS_QUO_LOWERED = re.compile(_STATUS_QUO.pattern)
+_STATUS_QUO_LOWERED = re.compile(_STATUS_QUO.pattern)  # as _NEGATION_LOWERED
 
 
 def _is_background(sentence: str, lowered: str, published_year: int | None) -> bool:

@@ -14,17 +14,19 @@ from pipeline.analysis.tone import _for_lowered, default_scorer
 
 _NEGATION_PIECES = st.sampled_from([
     "will", "not", "NOT", "no", "never", "ruled", "out", "ruled out", "won't", "n't", "ban", "cannot", "lifted",
-    "end", "ending", "x", " ", "  ", "\t", "\n", "\u00a0", "\u3000", ".", ",", "-", "(", "“", "\u212a", "中文",
+    "end", "ending", "x", " ", "  ", "\t", "\n", "\u00a0", "\u3000", ".", ",", "-", "(", "“", "\u212a", "中文", "İ",
+    "NEVER", "ſcrapped",
 ])
 
 
 @settings(max_examples=500, deadline=None)
 @given(st.lists(_NEGATION_PIECES, max_size=40).map("".join) | st.text(max_size=120))
 def test_negation_is_the_regex_searched_over_the_whole_window(sentence: str) -> None:
-    # _negation starts its search at the window's fifth-last word: the same leftmost match at every trigger position.
+    # _negation starts its search at the window's fifth-last word, on the lower-cased sentence where that matches
+    # alike: the same leftmost match at every trigger position.
     for start in range(len(sentence) + 1):
         expected = evidence._NEGATION.search(sentence, max(0, start - 60), start)
-        found = evidence._negation(sentence, start)
+        found = evidence._negation(sentence, sentence.lower(), start, lowered_matches_alike(sentence))
         assert (found.span() if found else None) == (expected.span() if expected else None), start
 
 
