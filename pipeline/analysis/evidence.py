@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from pipeline.analysis.text import lowered_matches_alike
+from pipeline.analysis.text import lowered_matches_alike, pattern_for_lowered
 
 KINDS: dict[str, int] = {
     "ban": -1,
@@ -195,8 +195,7 @@ def detect(sentence: str, has_state_media: bool, mentions_hk: bool, tone: float,
     return found
 
 
-# Its letters are lower-case ASCII: see text.lowered_matches_alike.
-_NEGATION_LOWERED = re.compile(_NEGATION.pattern)
+_NEGATION_LOWERED = pattern_for_lowered(_NEGATION)  # for sentences that lowered_matches_alike
 
 
 def _negation(sentence: str, lowered: str, start: int, alike: bool) -> re.Match[str] | None:
@@ -208,7 +207,7 @@ def _negation(sentence: str, lowered: str, start: int, alike: bool) -> re.Match[
     words = sentence[window_start:start].rsplit(None, 5)
     if len(words) == 6:  # words[0] is what comes before the last five words, without the whitespace after it
         window_start += len(words[0])
-    if alike:
+    if alike and _NEGATION_LOWERED is not None:
         return _NEGATION_LOWERED.search(lowered, window_start, start)
     return _NEGATION.search(sentence, window_start, start)
 
@@ -229,11 +228,11 @@ def _may_be_status_quo(lowered: str) -> bool:
     return any(word in lowered for word in _PROHIBITION_WORDS) and any(word in lowered for word in _DURATION_WORDS)
 
 
-_STATUS_QUO_LOWERED = re.compile(_STATUS_QUO.pattern)  # as _NEGATION_LOWERED
+_STATUS_QUO_LOWERED = pattern_for_lowered(_STATUS_QUO)  # as _NEGATION_LOWERED
 
 
 def _is_background(sentence: str, lowered: str, published_year: int | None) -> bool:
-    if lowered_matches_alike(sentence):
+    if lowered_matches_alike(sentence) and _STATUS_QUO_LOWERED is not None:
         status_quo = _may_be_status_quo(lowered) and _STATUS_QUO_LOWERED.search(lowered) is not None
     else:  # a letter IGNORECASE folds to an ASCII one ("ſtill"): the words may be spelled with it
         status_quo = _STATUS_QUO.search(sentence) is not None

@@ -18,7 +18,7 @@ from typing import Any
 
 import ahocorasick_rs
 
-from pipeline.analysis.text import lowered_matches_alike
+from pipeline.analysis.text import lowered_matches_alike, pattern_for_lowered
 from pipeline.analysis.vader import FastVader
 
 _TOKEN_CHARS = frozenset(string.ascii_lowercase + string.digits)
@@ -130,7 +130,7 @@ class ToneScorer:
         self._hints = ahocorasick_rs.AhoCorasick(hints) if hints else None
         self._phrases_by_hint = [[index for index, (_, _, group) in enumerate(lexicon.phrases) if hint in group]
                                  for hint in hints]
-        self._lowered_patterns = [_for_lowered(pattern) for pattern, _, _ in lexicon.phrases]
+        self._lowered_patterns = [pattern_for_lowered(pattern) for pattern, _, _ in lexicon.phrases]
 
     def crypto_content(self, sentence: str) -> tuple[bool, bool]:
         """(about crypto proper, about crypto or adjacent state-sanctioned technology). A CBDC (e-CNY) is
@@ -207,17 +207,6 @@ class ToneScorer:
             # sentence without any scores 0: skip the expensive call, same result.
             return 0.0
         return self._vader.compound(rewritten)
-
-
-def _for_lowered(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
-    """``pattern`` without IGNORECASE, for lower-cased text (see text.lowered_matches_alike), when its only flag is
-    IGNORECASE and its letters are lower-case ASCII: no other letter, no character by its code, no class but
-    ``\\b \\s \\w \\d`` and their negations. Else None."""
-    literal = re.sub(r"\\[bBsSwWdD]", "", pattern.pattern)
-    if pattern.flags != re.IGNORECASE | re.UNICODE or "\\" in literal or not literal.isascii() \
-            or any(c.isupper() for c in literal):
-        return None
-    return re.compile(pattern.pattern)
 
 
 @cache
