@@ -74,13 +74,16 @@ def validate_fields(data: dict[str, object], not_after: float = math.inf) -> Val
             return Rejection("wrong_type", f"{name} must be a string, got {type(field).__name__}")
         if "\x00" in field:
             return Rejection("invalid_value", f"{name} contains a NUL character")
-        if not field.isascii() and not _encodable(field):
-            # Valid JSON ("\\ud800" escaped) that decodes to half a UTF-16 pair: no character, and nothing
-            # downstream can encode it (hashing, the enriched record), so it would stop the stage, not one article.
-            return Rejection("invalid_value", f"{name} contains a lone surrogate (\\ud800-\\udfff), not a character")
         limit = _LIMITS.get(name)
         if limit is not None and len(field) > limit:
             return Rejection("invalid_value", f"{name} is longer than {limit} characters")
+    unencodable = _unencodable_field(data)
+    if unencodable is not None:
+        # Valid JSON ("\\ud800" escaped) that decodes to half a UTF-16 pair: no character, and nothing downstream
+        # can encode it (hashing, the enriched record, `pipeline ingest` sending the whole item on), so it would stop
+        # the stage or the ingest, not one article. Any field: the ones the schema does not name travel too.
+        return Rejection("invalid_value",
+                         f"{unencodable} contains a lone surrogate (\\ud800-\\udfff), not a character")
     article_id = str(data["id"])
     if not article_id or _CONTROL_IN_ID.search(article_id):
         return Rejection("invalid_value", "id must be non-empty without control characters")
@@ -95,7 +98,7 @@ def validate_fields(data: dict[str, object], not_after: float = math.inf) -> Val
         # A news article is not published in the future: a typo'd year would carry its partition's event-time
         # clock, and the watermark (which never moves back) with it, past every later article.
         return Rejection("invalid_value", f"published_at {published!r} is ahead of the accepted time "
-                                          f"({iso(not_after)}: the worker's clock plus PIPELINE_MAX_FUTURE_SECONDS)")
+                                          f"({iso(not_after)}: this process's clock plus PIPELINE_MAX_FUTURE_SECONDS)")
     language = data.get("language")
     if language is not None and not _LANGUAGE.match(str(language)):
         return Rejection("invalid_value", f"language {str(language)[:20]!r} is not a BCP 47 tag")
@@ -106,6 +109,24 @@ def validate_fields(data: dict[str, object], not_after: float = math.inf) -> Val
     )
     digest = hashlib.blake2b(f"{title}\n{text}".encode(), digest_size=16).hexdigest()
     return ValidArticle(article, digest, timestamp)
+
+
+def _unencodable_field(data: dict[str, object]) -> str | None:
+    """The first field (its name, as given) whose name or value, at any depth, holds a string that cannot be
+    encoded as UTF-8; None when every one can. Iterative: an ingested item's nesting is not bounded here."""
+    for name, value in data.items():
+        pending: list[object] = [name, value]
+        while pending:
+            item = pending.pop()
+            if isinstance(item, str):
+                if not item.isascii() and not _encodable(item):
+                    return repr(name) if not _encodable(name) else name
+            elif isinstance(item, dict):
+                for key, nested in item.items():
+                    pending.extend((key, nested))
+            elif isinstance(item, list):
+                pending.extend(item)
+    return None
 
 
 def _encodable(text: str) -> bool:

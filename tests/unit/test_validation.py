@@ -49,6 +49,9 @@ def test_valid_article_is_accepted_with_hash_and_timestamp() -> None:
     # valid JSON, but "\ud800" alone decodes to no character: it cannot be hashed or sent on as UTF-8
     (json.dumps(raw_article(text="lone \ud800 surrogate")).encode(), "invalid_value"),
     (json.dumps(raw_article(url="https://example.com/\udfff")).encode(), "invalid_value"),
+    # in a field the schema does not name, nested, or in a name: `pipeline ingest` sends the whole item on
+    (json.dumps(raw_article(extra={"notes": ["ok", "half \udc00 a pair"]})).encode(), "invalid_value"),
+    (json.dumps({**raw_article(), "\ud800": 1}).encode(), "invalid_value"),
 ])
 def test_rejections_carry_a_reason_code(value: bytes | None, expected: str) -> None:
     assert reason(value) == expected
@@ -97,7 +100,7 @@ any_text = st.lists(st.characters() | st.sampled_from(["\ud800", "\udbff", "\udc
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(st.binary(max_size=300), json_values.map(lambda v: json.dumps(v).encode()),
                  st.dictionaries(st.sampled_from(FIELDS), json_values).map(lambda v: json.dumps(v).encode()),
-                 st.tuples(st.sampled_from(FIELDS), any_text)
+                 st.tuples(st.sampled_from([*FIELDS, "extra"]), any_text)
                  .map(lambda item: json.dumps({**raw_article(), item[0]: item[1]}).encode())))
 def test_no_input_makes_validation_raise(value: bytes) -> None:
     result = validate_raw(value, LIMIT)
@@ -105,3 +108,4 @@ def test_no_input_makes_validation_raise(value: bytes) -> None:
     if isinstance(result, ValidArticle):  # what it accepts can be sent on as UTF-8
         for name in ("id", "url", "title", "text", "published_at", "source", "language"):
             (getattr(result.article, name) or "").encode()
+        json.dumps(json.loads(value), ensure_ascii=False).encode()  # and the whole item, as `pipeline ingest` sends it
