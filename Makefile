@@ -86,7 +86,7 @@ eval: build
 	$(BIN)/pipeline analyze ../shared/eval/devset.jsonl > $(VENV)/devset-pred.jsonl
 	$(BIN)/python ../shared/eval/score.py ../shared/eval/devset.jsonl $(VENV)/devset-pred.jsonl --baseline
 
-# deps: Apache Kafka's jars for the broker, kcat for the paced publisher of the latency articles.
+# deps: kcat, the paced publisher of the latency articles (and Kafka's jars, which the bench would assemble too).
 bench: deps
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 

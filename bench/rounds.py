@@ -3,8 +3,9 @@
 The throughput stages run in several rounds spread over the bench (``round_order``). A stage's figure is its best
 round, the same rule for the baselines as for the pipeline, because this machine's slow minutes only ever make
 a stage slower: the best round is the nearest to what the code does on an undisturbed machine, and a slow
-minute in one stage no longer decides a ratio. Latency is the median round's, not the best: the figure users
-should expect, not the luckiest. Every round's figures and ratios are kept beside the summary.
+minute in one stage no longer decides a ratio. Each latency figure is its median over the rounds, not the best:
+what users should expect, not the luckiest. (Per figure: the p50 and the p99 may come from different rounds, and
+of two rounds the median is their mean.) Every round's figures and ratios are kept beside the summary.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def _best(stage_rounds: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def latency(one_rounds: list[dict[str, Any]]) -> dict[str, Any]:
-    """The median of the rounds' latency figures, and each round's."""
+    """Each latency figure's median over the rounds (taken figure by figure), and each round's."""
     summary: dict[str, Any] = {}
     for key in LATENCY_KEYS:
         values = [r[key] for r in one_rounds if key in r]

@@ -10,8 +10,8 @@
    worker RSS that makes with the peak measured in 4.
 
 Stages 1-5 run in rounds (three unless the time budget runs out first), each stage's figure the best of its
-rounds and the latency the median (``bench/rounds.py`` says why). Writes ``bench/results.json`` (git-ignored)
-with every round's raw figures, the summary and the ratios.
+rounds and each latency figure its median over them (``bench/rounds.py`` says why). Writes
+``bench/results.json`` (git-ignored) with every round's raw figures, the summary and the ratios.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ STATE_RESERVE_SECONDS = 3 * 60
 
 @dataclass(frozen=True)
 class Bench:
-    """Where this run's stages put their brokers, data and logs."""
+    """What this run's stages share: the broker kind, the directory for their brokers, data and logs, the corpus."""
 
     broker: str  # "apache-kafka" or "tansu" (``choose_broker``)
     workdir: Path

@@ -1,4 +1,4 @@
-"""``bench/rounds.py``: what ``make bench`` reports from its rounds (best throughput, median latency)."""
+"""``bench/rounds.py``: what ``make bench`` reports from its rounds (best throughput, each latency figure's median)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def test_each_stage_is_its_best_round_and_the_ratios_are_of_the_bests() -> None:
     assert summary["peak_rss_mb"] == 110
 
 
-def test_latency_is_the_median_round_not_the_best() -> None:
+def test_latency_is_each_figures_median_over_the_rounds_not_the_best() -> None:
     summary = summarise([a_round(800, 1600, 200, 700, 1000, p99=p99) for p99 in (300, 60, 150)])
     latency = summary["latency"]
     assert latency["latency_p99_ms"] == 150
