@@ -159,7 +159,8 @@ class Pipeline:
     def _queue_outputs(self, event: EventT[Any], batch: dict[str, str]) -> _Outputs:
         """The outputs of one raw message, queued for the batch's :meth:`Outbox.settle`."""
         value = event.value if isinstance(event.value, bytes | None) else str(event.value).encode()
-        result = validate_raw(value, self.settings.max_article_bytes, time.time() + self.settings.max_future_seconds)
+        now = time.time()
+        result = validate_raw(value, self.settings.max_article_bytes, now + self.settings.max_future_seconds)
         if isinstance(result, Rejection):
             return _Outputs([self.dead_letter(event, result)])
         article = result.article
@@ -173,7 +174,7 @@ class Pipeline:
             return _Outputs([self.dead_letter(event, Rejection(
                 "id_reused", f"id {article.id!r} was first seen with other content at {iso(first_seen)}"))])
         partition = max(int(getattr(event.message, "partition", 0) or 0), 0)
-        entry = seen_entry(result.content_hash, time.time(), partition)
+        entry = seen_entry(result.content_hash, now, partition)
         batch[key] = entry
         self.metrics.articles_valid.inc()
         try:

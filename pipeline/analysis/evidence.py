@@ -174,8 +174,8 @@ def detect(sentence: str, has_state_media: bool, mentions_hk: bool, tone: float,
         first.pop("cross_border_connect", None)
     if not first:
         return found
-    background = _is_background(sentence, lowered, published_year)
     alike = lowered_matches_alike(sentence)
+    background = _is_background(sentence, lowered, published_year, alike)
     matches = sorted((start, kind) for kind, start in first.items())
     starts = sorted(start for start, _ in matches)
     for start, kind in matches:
@@ -231,8 +231,9 @@ def _may_be_status_quo(lowered: str) -> bool:
 _STATUS_QUO_LOWERED = pattern_for_lowered(_STATUS_QUO)  # as _NEGATION_LOWERED
 
 
-def _is_background(sentence: str, lowered: str, published_year: int | None) -> bool:
-    if lowered_matches_alike(sentence) and _STATUS_QUO_LOWERED is not None:
+def _is_background(sentence: str, lowered: str, published_year: int | None, alike: bool) -> bool:
+    """``alike``: :func:`text.lowered_matches_alike` of ``sentence``."""
+    if alike and _STATUS_QUO_LOWERED is not None:
         status_quo = _may_be_status_quo(lowered) and _STATUS_QUO_LOWERED.search(lowered) is not None
     else:  # a letter IGNORECASE folds to an ASCII one ("ſtill"): the words may be spelled with it
         status_quo = _STATUS_QUO.search(sentence) is not None

@@ -193,8 +193,9 @@ class ToneScorer:
             lowered_pattern = self._lowered_patterns[index]
             if alike and lowered_pattern is not None and lowered_pattern.search(lowered) is None:
                 continue  # most hints are in other words ("ban" in "bank"): no match, and no need for the slower sub
-            sentence = pattern.sub(token, sentence)
-            lowered = sentence.lower()
+            sentence, replaced = pattern.subn(token, sentence)
+            if replaced:
+                lowered = sentence.lower()
         return sentence, lowered
 
     def score(self, sentence: str) -> float:

@@ -46,7 +46,7 @@ def test_background_is_the_status_quo_regex_on_the_sentence(sentence: str) -> No
     expected = evidence._STATUS_QUO.search(sentence) is not None
     if expected and lowered_matches_alike(sentence):
         assert evidence._may_be_status_quo(sentence.lower())
-    assert evidence._is_background(sentence, sentence.lower(), None) is expected
+    assert evidence._is_background(sentence, sentence.lower(), None, lowered_matches_alike(sentence)) is expected
 
 
 def test_the_listed_letters_are_all_that_ignorecase_matches_to_ascii_letters() -> None:
