@@ -244,7 +244,7 @@ def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     with stack as target:
         summary = ingest(args.path, target, progress=None)
         print(f"replay: ingested {json.dumps(summary)}", file=sys.stderr)
-        expected = expected_windows(args.path, target.window_sizes)
+        expected = expected_windows(args.path, target)
         try:
             records = collect_signals(target, expected, args.timeout)
         except TimeoutError as exc:

@@ -84,15 +84,16 @@ class WorkerProcess:
             process.wait()
 
 
-def expected_windows(path: str, sizes: tuple[int, ...]) -> set[str]:
-    """Signal keys the valid articles under ``path`` fall into."""
+def expected_windows(path: str, settings: Settings) -> set[str]:
+    """Signal keys the articles under ``path`` that a worker with ``settings`` accepts fall into."""
     keys = set()
+    not_after = time.time() + settings.max_future_seconds  # as the worker bounds published_at
     for _, item in read_articles(path):
         if isinstance(item, InputError):
             continue
-        result = validate_fields(item)
+        result = validate_fields(item, not_after)
         if isinstance(result, ValidArticle):
-            for size in sizes:
+            for size in settings.window_sizes:
                 keys.add(window_key(window_start(result.published_ts, size), size))
     return keys
 
@@ -170,7 +171,7 @@ def run_demo(settings: Settings, corpus: str | None = None, once: bool = False, 
             for _, record in consume_signals(settings, timeout=10**6):
                 print(_describe(record), flush=True)
             return 0
-        expected = expected_windows(corpus, settings.window_sizes)
+        expected = expected_windows(corpus, settings)
         try:
             records = collect_signals(settings, expected, timeout,
                                       lambda r: print(json.dumps(r, ensure_ascii=False), flush=True))

@@ -91,7 +91,7 @@ def feed(settings: Settings, worker: WorkerProcess, tmp_path: Path) -> None:
     ingest(write_jsonl(tmp_path / "resent.jsonl", articles[:2]), settings)  # duplicates at the door
     produce(settings, RAW.name, [(b"deploy-bad-json", b'{"id": "deploy-bad-json", "title": '),
                                  (b"deploy-no-url", json.dumps({"id": "deploy-no-url", "text": "No url."}).encode())])
-    daily = {key for key in expected_windows(str(corpus), settings.window_sizes) if key.endswith("/86400")}
+    daily = {key for key in expected_windows(str(corpus), settings) if key.endswith("/86400")}
     wait_for("every daily window to close",
              lambda: metric(worker.scrape() or "", "pipeline_windows_emitted_total", 'window="1d"') >= len(daily))
     last, previous = articles[-1], articles[-2]

@@ -110,7 +110,7 @@ def test_ingest_cli_and_example_consumer(broker: EmbeddedBroker, settings_for: C
                           capture_output=True, text=True, timeout=120, check=True)
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["sent"] == len(corpus(1000)) and summary["rejected_locally"] == 0
-    expected = expected_windows(corpus_path, settings.window_sizes)
+    expected = expected_windows(corpus_path, settings)
     consume(settings, SIGNALS.name, lambda m: expected <= {x.key.decode() for x in m}, timeout=120)
 
     example = subprocess.run(

@@ -48,8 +48,7 @@ def test_replayed_history_moves_the_way_the_articles_say_and_ignores_a_duplicate
     settings = settings_for(broker)
     worker = start_worker(settings)
     history = replay(broker)
-    assert {f"{s['window_start']}/{s['window_seconds']}" for s in history} == expected_windows(
-        CORPUS, settings.window_sizes)
+    assert {f"{s['window_start']}/{s['window_seconds']}" for s in history} == expected_windows(CORPUS, settings)
     for record in history:
         assert_valid("signal.reciprocity.v1.json", record)
     index = daily_index(history)
@@ -78,7 +77,7 @@ def test_two_workers_agree_with_one(tmp_path: Path, settings_for: Callable[..., 
             group = [start_worker(settings_for(broker)) for _ in range(workers)]
             settings = group[0].settings
             ingest(CORPUS, settings)
-            records = collect_signals(settings, expected_windows(CORPUS, settings.window_sizes), 150)
+            records = collect_signals(settings, expected_windows(CORPUS, settings), 150)
             history = latest_revisions(records)
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
