@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import faust
+
 from pipeline.records import DeadLetter, EnrichedArticle, RawArticle, ReciprocitySignal
 from pipeline.settings import Settings
 
@@ -20,7 +22,7 @@ class TopicSpec:
     partitions: int | None  # None: PIPELINE_PARTITIONS
     config: dict[str, str] = field(default_factory=dict)
     schema: str | None = None
-    record: type | None = None
+    record: type[faust.Record] | None = None
     internal: bool = False
 
     def partition_count(self, settings: Settings) -> int:

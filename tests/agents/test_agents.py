@@ -112,9 +112,10 @@ async def test_an_id_an_earlier_version_remembered_is_still_a_duplicate(harness:
     # Read back from the changelog after an upgrade, keyed by the article id itself: a three-value list (the
     # first versions), or an entry string; an id of 16 hex characters is held among the hashed keys.
     hex_id = "0123456789abcdef"
-    for count, (article_id, old_entry) in enumerate([
-            ("t-1", lambda h: [h, 1_700_000_000.5, 0]),
-            (hex_id, lambda h: seen_entry(h, 1_700_000_000, 0))], start=1):
+    old_entries: list[tuple[str, Callable[[str], Any]]] = [
+        ("t-1", lambda h: [h, 1_700_000_000.5, 0]),
+        (hex_id, lambda h: seen_entry(h, 1_700_000_000, 0))]
+    for count, (article_id, old_entry) in enumerate(old_entries, start=1):
         content_hash = validate_raw(encode(raw_article(article_id)), 1 << 20).content_hash  # type: ignore[union-attr]
         harness.pipeline.seen.index.clear()
         harness.pipeline.seen.index[article_id] = old_entry(content_hash)

@@ -14,7 +14,6 @@ from tests.deploy.support import (
     COMPOSE_FILE,
     DEPLOY,
     PROMETHEUS_DIR,
-    ROOT,
     bind_mounts,
     compose,
     compose_schema,
@@ -26,6 +25,7 @@ from tests.deploy.support import (
     panels,
     services,
 )
+from tests.helpers import ROOT
 
 # name:tag with a version in the tag (never `latest`), optionally @sha256:digest.
 PINNED = re.compile(r"^[a-z0-9][a-z0-9._/-]*:(?!latest\b)[A-Za-z0-9._-]*\d[A-Za-z0-9._-]*(@sha256:[0-9a-f]{64})?$")

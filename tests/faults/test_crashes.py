@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.faults.conftest import ApacheKafka, Broker, Stack
+from pipeline.broker import ApacheKafka
+from tests.faults.conftest import Broker, Stack
 from tests.faults.harness import check_exactly_once, keyed, make_articles, produce, wait_metric
 from tests.integration.conftest import metric
 

@@ -9,8 +9,9 @@ import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 
+from pipeline.broker import ApacheKafka
 from pipeline.topics import ENRICHED
-from tests.faults.conftest import ApacheKafka, Stack
+from tests.faults.conftest import Stack
 from tests.faults.harness import check_exactly_once, keyed, make_articles, produce, wait_metric
 from tests.integration.conftest import metric
 

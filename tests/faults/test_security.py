@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer
 
+from pipeline.broker import ApacheKafka
 from pipeline.cli import ingest
 from pipeline.connection import kafka_python_options
 from pipeline.settings import Settings
 from pipeline.topics import ENRICHED
-from tests.faults.conftest import ApacheKafka, Stack
+from tests.faults.conftest import Stack
 from tests.faults.harness import make_articles, wait_metric
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from pipeline.aggregate import Contribution, window_key
+from pipeline.broker import ApacheKafka
 from pipeline.topics import SIGNALS, WINDOW_INPUT
-from tests.faults.conftest import ApacheKafka, Stack
+from tests.faults.conftest import Stack
 from tests.faults.harness import BASE_TS, Reader, latest_signals, produce, wait_metric
 
 pytestmark = pytest.mark.integration

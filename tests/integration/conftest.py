@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -57,7 +57,8 @@ def produce(settings: Settings, topic: str, items: list[tuple[bytes | None, byte
     return produce_to(settings.bootstrap_servers, topic, items)
 
 
-def produce_to(bootstrap_servers: list[str], topic: str, items: list[tuple[bytes | None, bytes | None]]) -> list[Any]:
+def produce_to(bootstrap_servers: list[str], topic: str,
+               items: Sequence[tuple[bytes | None, bytes | None]]) -> list[Any]:
     producer = KafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", max_request_size=4_000_000)
     try:
         futures = [producer.send(topic, key=key, value=value) for key, value in items]

@@ -82,7 +82,7 @@ def test_articles_flow_to_enriched_signals_dlq_and_metrics(
 
 
 def expected_windows_for(articles: list[dict[str, Any]], sizes: tuple[int, ...]) -> set[str]:
-    keys = set()
+    keys: set[str] = set()
     for article in articles:
         ts = parse_timestamp(article["published_at"])
         assert ts is not None

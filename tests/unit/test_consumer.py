@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from faust.transport.consumer import Consumer as FaustConsumer
+from faust.transport.drivers.aiokafka import Transport
 from faust.types import TP
 from intervaltree import IntervalTree
 
@@ -208,6 +209,7 @@ def test_the_worker_consumer_waits_at_most_the_prefetch_backoff_for_a_fetch(tmp_
     app = create_app(Settings.from_env({"PIPELINE_DATA_DIR": str(tmp_path)}))
 
     async def worker_consumer() -> tuple[int, str]:
+        assert isinstance(app.consumer, RebalanceSafeConsumer) and isinstance(app.transport, Transport)
         consumer = app.consumer._thread._create_worker_consumer(app.transport)
         await consumer.stop()  # never started: closes its client
         return consumer._fetch_max_wait_ms, consumer._group_id

@@ -50,9 +50,10 @@ def test_fingerprints_written_as_hex_are_read() -> None:
 def test_only_window_values_are_packed() -> None:
     clock = {"watermark": 1.0, "open": [], "parts": {}}
     assert packed_window(clock) is clock
-    window = {"articles": 1, "seen": Fingerprints([3])}
+    seen = Fingerprints([3])
+    window = {"articles": 1, "seen": seen}
     packed = packed_window(window)
-    assert isinstance(packed["seen"], str) and list(window["seen"]) == [3]  # the working copy is untouched
+    assert isinstance(packed["seen"], str) and list(seen) == [3]  # the working copy is untouched
 
 
 def test_seen_entries_today_and_before() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import tracemalloc
+from typing import Any
 
 from pipeline.dedup import expired_in, seen_entry, seen_key
 from pipeline.seenindex import SeenIndex
@@ -39,7 +40,7 @@ def test_reads_give_back_what_was_written() -> None:
 
 def test_behaves_as_a_dict_under_random_writes_and_deletes() -> None:
     rng = random.Random(5)
-    index, model = SeenIndex(), {}
+    index, model = SeenIndex(), dict[str, Any]()
     keys = [_key(rng) for _ in range(3000)] + [f"old-id-{n}" for n in range(50)]
     for _ in range(20_000):
         key = rng.choice(keys)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
@@ -103,7 +104,7 @@ def stuck_app() -> TimerApp:
 def test_the_installed_check_exits_with_status_70_once_stalled(monkeypatch: pytest.MonkeyPatch,
                                                                 caplog: pytest.LogCaptureFixture) -> None:
     exits: list[int] = []
-    monkeypatch.setattr(stallwatch.os, "_exit", exits.append)
+    monkeypatch.setattr(os, "_exit", exits.append)
     clock, app = Clock(), stuck_app()
     install(app, 30, clock)
     interval, check = app.timers["stall-watch"]
