@@ -13,6 +13,7 @@ derive from an interpreted one.
 
 from __future__ import annotations
 
+import math
 import string
 
 from vaderSentiment.vaderSentiment import (
@@ -23,7 +24,6 @@ from vaderSentiment.vaderSentiment import (
     SPECIAL_CASES,
     SentimentIntensityAnalyzer,
     allcap_differential,
-    normalize,
     scalar_inc_dec,
 )
 
@@ -60,17 +60,17 @@ class FastVader:
         lower = [word.lower() for word in words]
         sentiments = self._sentiments(words, lower)
         if "but" in lower:
-            sentiments = self._reference._but_check(words, sentiments)
+            _but_check(lower, sentiments)
         if not sentiments:
             return 0.0
         # score_valence's compound (its pos/neg/neu shares are not needed)
         total = float(sum(sentiments))
-        emphasis = self._reference._punctuation_emphasis(text)
+        emphasis = _punctuation_emphasis(text)
         if total > 0:
             total += emphasis
         elif total < 0:
             total -= emphasis
-        return round(float(normalize(total)), 4)
+        return round(_normalize(total), 4)
 
     def _sentiments(self, words: list[str], lower: list[str]) -> list[float]:
         lexicon = self.lexicon
@@ -111,6 +111,34 @@ class FastVader:
                         valence = _special_idioms_check(valence, lower, i)
             sentiments[i] = _least_check(valence, lower, lexicon, i)
         return sentiments
+
+
+def _but_check(lower: list[str], sentiments: list[float]) -> None:
+    """VADER's ``_but_check``, quirks and all: each value is looked up by value (its first equal) while the list
+    is rewritten, exactly as its loop over the list does."""
+    but = lower.index("but")
+    position = 0
+    while position < len(sentiments):  # a list iterator's walk, reading each slot after the writes before it
+        sentiment = sentiments[position]
+        position += 1
+        first = sentiments.index(sentiment)
+        if first < but:
+            sentiments[first] = sentiment * 0.5
+        elif first > but:
+            sentiments[first] = sentiment * 1.5
+
+
+def _punctuation_emphasis(text: str) -> float:
+    """VADER's ``_punctuation_emphasis`` (its ``_amplify_ep`` plus ``_amplify_qm``), compiled here: VADER's own is
+    three interpreted calls for every scored sentence."""
+    questions = text.count("?")
+    question_marks = 0.0 if questions <= 1 else (questions * 0.18 if questions <= 3 else 0.96)
+    return min(text.count("!"), 4) * 0.292 + question_marks
+
+
+def _normalize(score: float) -> float:
+    """VADER's ``normalize`` with its alpha of 15."""
+    return max(-1.0, min(1.0, score / math.sqrt(score * score + 15)))
 
 
 def _negation_check(valence: float, lower: list[str], start_i: int, i: int) -> float:
