@@ -30,6 +30,25 @@ def test_negation_is_the_regex_searched_over_the_whole_window(sentence: str) -> 
         assert (found.span() if found else None) == (expected.span() if expected else None), start
 
 
+_WORD_PIECES = st.sampled_from([
+    "ban", "cross-border", "china's", "-", "'", "--", "''", "-ban", "ban-", " ", "\n", "é", "İ", "\u212a", "中文",
+    "?", ".", "3", "_", "\ud800", "“", "’", "ſ",
+])
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(_WORD_PIECES, max_size=30).map("".join) | st.text(max_size=120))
+def test_trigger_words_are_the_word_regex_matches(sentence: str) -> None:
+    # _triggers finds its words with str.split on a same-length ASCII copy (_plain), and their places by searching
+    # that copy: the copy must hold the same matches at the same places, and _words must list exactly them.
+    lowered = sentence.lower()
+    plain = evidence._plain(lowered)
+    assert len(plain) == len(lowered)
+    matches = [(m.group(), m.start()) for m in evidence._WORD.finditer(lowered)]
+    assert [(m.group(), m.start()) for m in evidence._WORD.finditer(plain)] == matches
+    assert evidence._words(plain) == [word for word, _ in matches]
+
+
 _STATUS_PIECES = st.sampled_from([
     "Trading", "remains", "REMAINS", "still", "Still", "already", "has long", "since", "continues to", "keeps",
     "effectively", "maintains", "stays in force", "in place", "ban", "Bans", "banned", "bank", "prohibition",
