@@ -36,16 +36,18 @@ class ArticleInput:
     language: str | None = None
 
 
-@dataclass(slots=True)
 class _Sentence:
-    start: int
-    end: int
-    codes: frozenset[str]  # jurisdictions the sentence is about (actors or targets; demonyms excluded)
-    crypto: bool  # crypto or CBDC content
-    private_crypto: bool  # crypto proper (not only a CBDC or blockchain)
-    tone: float | None
-    state_media: bool
-    in_title: bool
+    # Not a dataclass: mypyc compiles this __init__, where a dataclass's is generated at run time (interpreted).
+    def __init__(self, start: int, end: int, codes: frozenset[str], crypto: bool, private_crypto: bool,
+                 tone: float | None, state_media: bool, in_title: bool) -> None:
+        self.start = start
+        self.end = end
+        self.codes = codes  # jurisdictions the sentence is about (actors or targets; demonyms excluded)
+        self.crypto = crypto  # crypto or CBDC content
+        self.private_crypto = private_crypto  # crypto proper (not only a CBDC or blockchain)
+        self.tone = tone
+        self.state_media = state_media
+        self.in_title = in_title
 
 
 class Analyzer:

@@ -45,12 +45,15 @@ class Alias:
     latin: bool  # whole-word boundaries apply
 
 
-@dataclass(slots=True)  # not frozen: mypyc builds a frozen dataclass through its interpreted __init__
-class Mention:  # about twenty an article
-    code: str
-    start: int
-    end: int
-    kind: str
+class Mention:
+    """About twenty an article. A class with its own ``__init__``, which mypyc compiles: a NamedTuple's or a
+    dataclass's constructor is generated at run time and runs interpreted."""
+
+    def __init__(self, code: str, start: int, end: int, kind: str) -> None:
+        self.code = code
+        self.start = start
+        self.end = end
+        self.kind = kind
 
 
 @dataclass(frozen=True)
