@@ -28,6 +28,10 @@ from vaderSentiment.vaderSentiment import (
 )
 
 _NEGATE = frozenset(NEGATE)
+# The first and last words of VADER's multi-word idioms and boosters ("kiss of death", "kind of").
+_MULTI_WORD = [key.split() for key in (*SPECIAL_CASES, *BOOSTER_DICT) if " " in key]
+_IDIOM_FIRST = frozenset(words[0] for words in _MULTI_WORD)
+_IDIOM_LAST = frozenset(words[-1] for words in _MULTI_WORD)
 _PUNCTUATION = string.punctuation
 
 
@@ -163,26 +167,24 @@ def _negation_check(valence: float, lower: list[str], start_i: int, i: int) -> f
 
 
 def _special_idioms_check(valence: float, lower: list[str], i: int) -> float:
-    onezero = f"{lower[i - 1]} {lower[i]}"
-    twoonezero = f"{lower[i - 2]} {lower[i - 1]} {lower[i]}"
-    twoone = f"{lower[i - 2]} {lower[i - 1]}"
-    threetwoone = f"{lower[i - 3]} {lower[i - 2]} {lower[i - 1]}"
-    threetwo = f"{lower[i - 3]} {lower[i - 2]}"
-    for sequence in (onezero, twoonezero, twoone, threetwoone, threetwo):
-        if sequence in SPECIAL_CASES:
-            valence = SPECIAL_CASES[sequence]
-            break
-    if len(lower) - 1 > i:
-        zeroone = f"{lower[i]} {lower[i + 1]}"
-        if zeroone in SPECIAL_CASES:
-            valence = SPECIAL_CASES[zeroone]
-    if len(lower) - 1 > i + 1:
-        zeroonetwo = f"{lower[i]} {lower[i + 1]} {lower[i + 2]}"
-        if zeroonetwo in SPECIAL_CASES:
-            valence = SPECIAL_CASES[zeroonetwo]
-    for n_gram in (threetwoone, threetwo, twoone):
-        if n_gram in BOOSTER_DICT:
-            valence = valence + BOOSTER_DICT[n_gram]
+    """VADER's ``_special_idioms_check``: its word sequences around ``lower[i]`` in its order, each joined only
+    when its first and last words could make an idiom or a multi-word booster (most never can)."""
+    for first, last in ((i - 1, i), (i - 2, i), (i - 2, i - 1), (i - 3, i - 1), (i - 3, i - 2)):
+        if lower[first] in _IDIOM_FIRST and lower[last] in _IDIOM_LAST:
+            sequence = " ".join(lower[first:last + 1])
+            if sequence in SPECIAL_CASES:
+                valence = SPECIAL_CASES[sequence]
+                break
+    for last in (i + 1, i + 2):
+        if len(lower) > last and lower[i] in _IDIOM_FIRST and lower[last] in _IDIOM_LAST:
+            sequence = " ".join(lower[i:last + 1])
+            if sequence in SPECIAL_CASES:
+                valence = SPECIAL_CASES[sequence]
+    for first, last in ((i - 3, i - 1), (i - 3, i - 2), (i - 2, i - 1)):
+        if lower[first] in _IDIOM_FIRST and lower[last] in _IDIOM_LAST:
+            n_gram = " ".join(lower[first:last + 1])
+            if n_gram in BOOSTER_DICT:
+                valence = valence + BOOSTER_DICT[n_gram]
     return valence
 
 
