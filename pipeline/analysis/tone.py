@@ -163,6 +163,8 @@ class ToneScorer:
         for (start, end), kinds in zip(spans, found, strict=True):
             if kinds & _CRYPTO_TERM:
                 content = (True, True)
+            elif not kinds and self._cjk_terms and not text[start:end].isascii():
+                content = self._chinese_content(lowered[start:end])  # a curly quote is enough to get here
             elif kinds & _CRYPTO_PART or (self._cjk_terms and not text[start:end].isascii()):
                 content = self.crypto_content(text[start:end])
             elif kinds & _ADJACENT_TERM:
@@ -173,6 +175,12 @@ class ToneScorer:
                 content = (False, False)
             contents.append(content)
         return contents
+
+    def _chinese_content(self, lowered: str) -> tuple[bool, bool]:
+        """:meth:`crypto_content` of a sentence in which no Latin term's anchor token was found: only a Chinese
+        term can be there."""
+        private = any(term in lowered for term in self.lexicon.crypto_terms.cjk)
+        return private, private or any(term in lowered for term in self.lexicon.adjacent_terms.cjk)
 
     def is_crypto(self, sentence: str) -> bool:
         return self.crypto_content(sentence)[1]

@@ -45,6 +45,7 @@ _PIECES = [
     "虚拟资产", "交易平台", "İstanbul", "Kelvin \u212a", "Straße", "ΣΟΦΙΑ", "😀", "crypto-asset", "web3", "prices",
     "fell", "Kowloon", "said", "mining", "non-fungible token", "NFT", "policy", "nft2", "blockchain", "ledger",
     "distributed ledger", "digital yuan", "mBridge", "e-HKD", "initial coin offering", "coin", "virtual asset",
+    "区块链", "数字人民币", "“quoted”",
 ]
 _JOINS = [" ", " ", " ", ". ", "! ", "? ", "\n", "\n\n", "。", "；", "-", "", ", ", ".\" ", ")"]
 
