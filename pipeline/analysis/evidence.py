@@ -253,17 +253,35 @@ def _may_be_status_quo(lowered: str) -> bool:
 
 
 _STATUS_QUO_LOWERED = pattern_for_lowered(_STATUS_QUO)  # as _NEGATION_LOWERED
+# Each alternative of _STATUS_QUO starts with \b and one of these words (endings left off): a match starts where
+# one of them is. _STATUS_QUO_LOWERED is tried there only, not at every character as a search does (it has no
+# literal start for the regex engine to scan for).
+_STATUS_QUO_STARTS = ("remain", "still", "already", "has", "have", "since", "continue", "effectively", "maintain",
+                      "keep", "ban", "prohibition", "is", "are", "had")
+
+
+def _is_status_quo_lowered(lowered: str) -> bool:
+    """``_STATUS_QUO_LOWERED.search(lowered) is not None``, tried only where a match can start."""
+    if _STATUS_QUO_LOWERED is None or not _may_be_status_quo(lowered):
+        return False
+    for word in _STATUS_QUO_STARTS:
+        position = lowered.find(word)
+        while position >= 0:
+            if _STATUS_QUO_LOWERED.match(lowered, position) is not None:  # \b sees the character before
+                return True
+            position = lowered.find(word, position + 1)
+    return False
 
 
 def _is_background(sentence: str, lowered: str, published_year: int | None, alike: bool) -> bool:
     """``alike``: :func:`text.lowered_matches_alike` of ``sentence``."""
     if alike and _STATUS_QUO_LOWERED is not None:
-        status_quo = _may_be_status_quo(lowered) and _STATUS_QUO_LOWERED.search(lowered) is not None
+        status_quo = _is_status_quo_lowered(lowered)
     else:  # a letter IGNORECASE folds to an ASCII one ("ſtill"): the words may be spelled with it
         status_quo = _STATUS_QUO.search(sentence) is not None
     if status_quo:
         return True
-    if published_year is None:
-        return False
+    if published_year is None or ("19" not in sentence and "20" not in sentence):
+        return False  # every year _YEAR matches starts so; it too has no literal start
     years = [int(y) for y in _YEAR.findall(sentence)]
     return bool(years) and max(years) < published_year
