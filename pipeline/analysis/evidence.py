@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from pipeline.analysis.text import lowered_matches_alike, pattern_for_lowered
+from pipeline.analysis.text import found_at_starts, lowered_matches_alike, pattern_for_lowered, start_words
 
 KINDS: dict[str, int] = {
     "ban": -1,
@@ -253,24 +253,14 @@ def _may_be_status_quo(lowered: str) -> bool:
 
 
 _STATUS_QUO_LOWERED = pattern_for_lowered(_STATUS_QUO)  # as _NEGATION_LOWERED
-# Each alternative of _STATUS_QUO starts with \b and one of these words (endings left off): a match starts where
-# one of them is. _STATUS_QUO_LOWERED is tried there only, not at every character as a search does (it has no
-# literal start for the regex engine to scan for).
-_STATUS_QUO_STARTS = ("remain", "still", "already", "has", "have", "since", "continue", "effectively", "maintain",
-                      "keep", "ban", "prohibition", "is", "are", "had")
+_STATUS_QUO_STARTS = start_words(_STATUS_QUO.pattern)  # where a match can start: the regex is tried there only
 
 
 def _is_status_quo_lowered(lowered: str) -> bool:
-    """``_STATUS_QUO_LOWERED.search(lowered) is not None``, tried only where a match can start."""
+    """``_STATUS_QUO_LOWERED.search(lowered) is not None``, spared where _may_be_status_quo says it cannot match."""
     if _STATUS_QUO_LOWERED is None or not _may_be_status_quo(lowered):
         return False
-    for word in _STATUS_QUO_STARTS:
-        position = lowered.find(word)
-        while position >= 0:
-            if _STATUS_QUO_LOWERED.match(lowered, position) is not None:  # \b sees the character before
-                return True
-            position = lowered.find(word, position + 1)
-    return False
+    return found_at_starts(_STATUS_QUO_LOWERED, lowered, _STATUS_QUO_STARTS)
 
 
 def _is_background(sentence: str, lowered: str, published_year: int | None, alike: bool) -> bool:

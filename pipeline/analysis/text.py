@@ -173,6 +173,92 @@ def pattern_for_lowered(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
     return re.compile(pattern.pattern)
 
 
+# --- where a match can start ---------------------------------------------------------------------
+
+_LEADING_WORD = re.compile("[a-z]+")
+
+def start_words(pattern: str) -> tuple[str, ...] | None:
+    """The words one of which begins every match of ``pattern``, when each of its alternatives is ``\\b`` and a word
+    or a group of alternative words: ``\\bcrack(?:s|ed)?\\s+down`` -> ("crack",), ``\\b(?:remains?|still)\\b`` ->
+    ("remain", "still"). None when it cannot tell. Python's ``re`` finds no literal to scan for in such a pattern and
+    tries it at every character; :func:`found_at_starts` tries it where these words are."""
+    words: set[str] = set()
+    for alternative in _alternatives(pattern) or [""]:
+        if not alternative.startswith("\\b"):
+            return None
+        rest = alternative[2:]
+        heads: list[str] | None = [rest]
+        if rest.startswith("(?:"):
+            end = _group_end(rest)
+            heads = None if end < 0 or rest[end:end + 1] in ("?", "*", "{") else _alternatives(rest[3:end - 1])
+        for head in heads or [""]:
+            leading = _LEADING_WORD.match(head)
+            word = leading.group() if leading else ""
+            if head[len(word):len(word) + 1] in ("?", "*", "{"):
+                word = word[:-1]  # its last letter is optional
+            if not word:
+                return None
+            words.add(word)
+    # A word that another starts with is found by that one ("ban" finds "bans")
+    return tuple(sorted(w for w in words if not any(w != other and w.startswith(other) for other in words)))
+
+
+def found_at_starts(pattern: re.Pattern[str], text: str, starts: tuple[str, ...] | None) -> bool:
+    """``pattern.search(text) is not None``, with ``pattern`` tried only where one of ``starts`` (its
+    :func:`start_words`) is; searched when they are None. (``\\b`` still sees the character before.)"""
+    if starts is None:
+        return pattern.search(text) is not None
+    for word in starts:
+        position = text.find(word)
+        while position >= 0:
+            if pattern.match(text, position) is not None:
+                return True
+            position = text.find(word, position + 1)
+    return False
+
+
+def _alternatives(body: str) -> list[str] | None:
+    """``body`` split at each ``|`` outside groups and character classes; None if its parentheses do not pair."""
+    parts, depth, start, index, in_class = [], 0, 0, 0, False
+    while index < len(body):
+        char = body[index]
+        if char == "\\":
+            index += 1
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char in "()":
+            depth += 1 if char == "(" else -1
+            if depth < 0:
+                return None
+        elif char == "|" and depth == 0:
+            parts.append(body[start:index])
+            start = index + 1
+        index += 1
+    parts.append(body[start:])
+    return parts if depth == 0 else None
+
+
+def _group_end(text: str) -> int:
+    """The index after the parenthesis that closes the group opening ``text``; -1 if none does."""
+    depth, index, in_class = 0, 0, False
+    while index < len(text):
+        char = text[index]
+        if char == "\\":
+            index += 1
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char in "()":
+            depth += 1 if char == "(" else -1
+            if depth == 0:
+                return index + 1
+        index += 1
+    return -1
+
+
 # --- language ------------------------------------------------------------------------------------
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")

@@ -9,7 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.analysis import evidence
-from pipeline.analysis.text import FOLDS_TO_ASCII, lowered_matches_alike, pattern_for_lowered
+from pipeline.analysis.text import (
+    FOLDS_TO_ASCII,
+    found_at_starts,
+    lowered_matches_alike,
+    pattern_for_lowered,
+    start_words,
+)
 from pipeline.analysis.tone import default_scorer
 
 _NEGATION_PIECES = st.sampled_from([
@@ -106,3 +112,33 @@ def test_only_case_free_patterns_are_matched_on_lowered_text() -> None:
         assert pattern_for_lowered(re.compile(unsafe, re.IGNORECASE)) is None, unsafe
     assert pattern_for_lowered(re.compile(r"\bban", re.IGNORECASE | re.ASCII)) is None
     assert pattern_for_lowered(re.compile(r"\bban\s+\w+", re.IGNORECASE)) is not None
+
+
+def test_start_words_are_what_every_match_begins_with_or_none() -> None:
+    # Every shipped pattern has them (else the search at every character would quietly come back).
+    assert all(starts is not None for starts in default_scorer()._phrase_starts)
+    assert evidence._STATUS_QUO_STARTS is not None and "had" in evidence._STATUS_QUO_STARTS
+    assert start_words(r"\bcrack(?:s|ed)?\s+down\b") == ("crack",)
+    assert start_words(r"\b(?:remains?|still|bans?|ban)\b|\bhad\s") == ("ban", "had", "remain", "still")
+    assert start_words(r"\b(?:a\)b|c)d") == ("a", "c")  # an escaped parenthesis does not close the group
+    assert start_words(r"\b(?:ab)+c") == ("ab",)
+    assert start_words(r"\bab?c") == start_words(r"\bab*") == start_words(r"\bab{0,2}") == ("a",)
+    # Where a match may begin otherwise, there are none: an optional group, no \b, a class, a nested group first.
+    for pattern in (r"\b(?:a|b)?c", r"\b(?:ab|c)*d", r"\ba*", r"x\bab", r"\bab|cd", r"\b[ab]c",
+                    r"\b(?:ab|(?:c|d)e)", r"\b(?=a)ab", r"\b", r"\b(?:ab"):
+        assert start_words(pattern) is None, pattern
+
+
+_START_PATTERNS = [r"\b(?:ab|c)d", r"\bab?c", r"\b(?:a\)b|c)d", r"\b(?:ab)+c\b", r"\bc(?:d|)\s+a\b"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", "c", "d", "ab", "cd", "a)b", " ", "x", "_", "1", "é"]), max_size=20)
+       .map("".join))
+def test_a_pattern_tried_at_its_start_words_is_found_where_a_search_finds_it(text: str) -> None:
+    patterns = [re.compile(p) for p in _START_PATTERNS]
+    patterns += [p for p in default_scorer()._lowered_patterns if p is not None]
+    for pattern in patterns:
+        starts = start_words(pattern.pattern)
+        assert starts is not None, pattern.pattern
+        assert found_at_starts(pattern, text, starts) is (pattern.search(text) is not None), pattern.pattern
