@@ -18,7 +18,7 @@ from typing import Any
 
 import ahocorasick_rs
 
-from pipeline.analysis.text import found_at_starts, lowered_matches_alike, pattern_for_lowered, start_words
+from pipeline.analysis.patterns import found_at_starts, lowered_matches_alike, pattern_for_lowered, start_words
 from pipeline.analysis.vader import FastVader
 
 _TOKEN_CHARS = frozenset(string.ascii_lowercase + string.digits)
@@ -49,6 +49,10 @@ class TermSet:
                 self.multi.append(" " + " ".join(tokens) + " ")
                 self.multi_first.add(tokens[0])
 
+    def search_chinese(self, lowered: str) -> bool:
+        """Whether a Chinese term of the set is in ``lowered``."""
+        return bool(self.cjk) and not lowered.isascii() and any(term in lowered for term in self.cjk)
+
     @property
     def first_tokens(self) -> set[str]:
         """A sentence in which a Latin term of the set matches holds one of these tokens."""
@@ -61,7 +65,7 @@ class TermSet:
 
     def search(self, lowered: str, tokens: list[str]) -> bool:
         """``tokens``: ``_TOKEN.findall(lowered)``, shared between term sets."""
-        if self.cjk and not lowered.isascii() and any(term in lowered for term in self.cjk):
+        if self.search_chinese(lowered):
             return True
         if not self.single.isdisjoint(tokens):
             return True
@@ -131,7 +135,8 @@ class ToneScorer:
         self._phrases_by_hint = [[index for index, (_, _, group) in enumerate(lexicon.phrases) if hint in group]
                                  for hint in hints]
         self._lowered_patterns = [pattern_for_lowered(pattern) for pattern, _, _ in lexicon.phrases]
-        self._phrase_starts = [start_words(pattern.pattern) for pattern, _, _ in lexicon.phrases]
+        self._phrase_starts = [start_words(pattern) if pattern is not None else None
+                               for pattern in self._lowered_patterns]
 
     def crypto_content(self, sentence: str) -> tuple[bool, bool]:
         """(about crypto proper, about crypto or adjacent state-sanctioned technology). A CBDC (e-CNY) is
@@ -164,10 +169,10 @@ class ToneScorer:
         for (start, end), kinds in zip(spans, found, strict=True):
             if kinds & _CRYPTO_TERM:
                 content = (True, True)
-            elif not kinds and self._cjk_terms and not text[start:end].isascii():
-                content = self._chinese_content(lowered[start:end])  # a curly quote is enough to get here
-            elif kinds & _CRYPTO_PART or (self._cjk_terms and not text[start:end].isascii()):
+            elif kinds & _CRYPTO_PART:
                 content = self.crypto_content(text[start:end])
+            elif self._cjk_terms and not text[start:end].isascii():  # a Chinese term may be there (or a curly quote)
+                content = self.crypto_content(text[start:end]) if kinds else self._chinese_content(lowered[start:end])
             elif kinds & _ADJACENT_TERM:
                 content = (False, True)
             elif kinds & _ADJACENT_PART:
@@ -180,8 +185,8 @@ class ToneScorer:
     def _chinese_content(self, lowered: str) -> tuple[bool, bool]:
         """:meth:`crypto_content` of a sentence in which no Latin term's anchor token was found: only a Chinese
         term can be there."""
-        private = any(term in lowered for term in self.lexicon.crypto_terms.cjk)
-        return private, private or any(term in lowered for term in self.lexicon.adjacent_terms.cjk)
+        private = self.lexicon.crypto_terms.search_chinese(lowered)
+        return private, private or self.lexicon.adjacent_terms.search_chinese(lowered)
 
     def is_crypto(self, sentence: str) -> bool:
         return self.crypto_content(sentence)[1]

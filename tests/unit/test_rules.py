@@ -10,8 +10,9 @@ import pytest
 
 from pipeline.analysis import Analyzer, ArticleInput
 from pipeline.analysis.evidence import _STATUS_QUO, _is_background, detect
+from pipeline.analysis.patterns import lowered_matches_alike
 from pipeline.analysis.registry import default_registry
-from pipeline.analysis.text import lowered_matches_alike, split_sentences
+from pipeline.analysis.text import split_sentences
 from pipeline.analysis.tone import default_scorer
 from tests.helpers import assert_valid
 
