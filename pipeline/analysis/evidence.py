@@ -126,30 +126,36 @@ def _triggers(lowered: str) -> dict[str, int]:
     first: dict[str, int] = {}
     plain = _plain(lowered)
     found = _words(plain)
-    if _INERT.issuperset(found):
+    live = [word for word in found if word not in _INERT]  # only these can start a trigger
+    if not live:
         return first  # most sentences: no trigger at all, no need for positions
-    infos = [_word_info(word) for word in found]
-    inert = [word for word, (kinds, pair, instruction, _) in zip(found, infos, strict=True)
-             if not (kinds or pair or instruction)]
     if len(_INERT) > _INERT_MAX:
         _INERT.clear()
-    _INERT.update(inert)
-    if len(inert) == len(found):
+    infos: dict[str, tuple[tuple[str, ...], bool, bool, bool]] = {}  # the words that start something
+    for word in live:
+        info = _word_info(word)
+        if info[0] or info[1] or info[2]:
+            infos[word] = info
+        else:
+            _INERT.add(word)
+    if not infos:
         return first
-    words = []
     position = 0
-    for word in found:  # where each word starts: the matches are in order and no other [a-z] lies between them
-        position = plain.find(word, position)
-        words.append((word, position))
-        position += len(word)
-    for index, (word, start) in enumerate(words):
-        kinds, pair_first, instruction, _ = infos[index]
+    for index, word in enumerate(found):
+        # Where each word starts: the matches are in order and no other [a-z] lies between them
+        start = plain.find(word, position)
+        position = start + len(word)
+        found_info = infos.get(word)
+        if found_info is None:
+            continue
+        kinds, pair_first, instruction, _ = found_info
         for kind in kinds:
             first.setdefault(kind, start)
-        if pair_first and index + 1 < len(words):
-            for kind in _pair_kinds(f"{word} {words[index + 1][0]}"):
+        if pair_first and index + 1 < len(found):
+            for kind in _pair_kinds(f"{word} {found[index + 1]}"):
                 first.setdefault(kind, start)
-        if instruction and "halt_order" not in first and any(info[3] for info in infos[index + 1:index + 8]):
+        if instruction and "halt_order" not in first and \
+                any(_word_info(after)[3] for after in found[index + 1:index + 8]):
             first["halt_order"] = start
     return first
 

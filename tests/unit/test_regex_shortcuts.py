@@ -55,6 +55,39 @@ def test_trigger_words_are_the_word_regex_matches(sentence: str) -> None:
     assert evidence._words(plain) == [word for word, _ in matches]
 
 
+_TRIGGER_PIECES = st.sampled_from([
+    "ban", "Banned", "bank", "urban", "crack", "down", "ordered", "told", "to", "halt", "wind", "stop", "money",
+    "laundering", "china's", "cross-border", "risk", "alerts", "report", "on", "pilot", "eased", "the", "brokers",
+    "-", "'", " ", "  ", ", ", ". ", "é", "中文", "2024",
+])
+
+
+def _triggers_as_first_written(lowered: str) -> dict[str, int]:
+    """evidence._triggers without its shortcuts: every word the pattern finds, at the place it finds it."""
+    words = [(match.group(), match.start()) for match in evidence._WORD.finditer(lowered)]
+    first: dict[str, int] = {}
+    for index, (word, start) in enumerate(words):
+        kinds, pair_first, instruction, _ = evidence._word_info(word)
+        for kind in kinds:
+            first.setdefault(kind, start)
+        if pair_first and index + 1 < len(words):
+            for kind in evidence._pair_kinds(f"{word} {words[index + 1][0]}"):
+                first.setdefault(kind, start)
+        if instruction and "halt_order" not in first and \
+                any(evidence._word_info(after)[3] for after, _ in words[index + 1:index + 8]):
+            first["halt_order"] = start
+    return first
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(_TRIGGER_PIECES, max_size=30).map(" ".join) | st.lists(_TRIGGER_PIECES, max_size=30).map("".join))
+def test_trigger_positions_are_those_of_every_word_the_pattern_finds(sentence: str) -> None:
+    # The words split from the ASCII copy, the set of words known to start nothing (filled as examples run), and
+    # the positions found by searching the copy give what looking at every match in place gives.
+    lowered = sentence.lower()
+    assert evidence._triggers(lowered) == _triggers_as_first_written(lowered)
+
+
 _STATUS_PIECES = st.sampled_from([
     "Trading", "remains", "REMAINS", "still", "have long", "Still", "already", "has long", "since", "continues to",
     "keeps",
