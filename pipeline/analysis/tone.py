@@ -23,10 +23,18 @@ from pipeline.analysis.vader import FastVader
 
 _TOKEN_CHARS = frozenset(string.ascii_lowercase + string.digits)
 _TOKEN = re.compile(f"[{''.join(sorted(_TOKEN_CHARS))}]+")
+# _TOKEN_CHARS kept, every other byte a space: split, a sentence's ASCII copy ("?" for each other character) gives
+# the tokens _TOKEN finds in it (see _tokens).
+_TOKEN_BYTES = bytes(c if chr(c) in _TOKEN_CHARS else 32 for c in range(128)) + b" " * 128
 # What an anchor token found in a sentence says (ToneScorer.crypto_contents): it is a whole crypto / adjacent term,
 # or part of a multi-token one (only the sentence's tokens can tell whether the rest is there).
 _CRYPTO_TERM, _CRYPTO_PART, _ADJACENT_TERM, _ADJACENT_PART = 1, 2, 4, 8
 _PUNCTUATION = string.punctuation
+
+
+def _tokens(lowered: str) -> list[str]:
+    """``_TOKEN.findall(lowered)``, split from a copy instead of found by the pattern at every character."""
+    return lowered.encode("ascii", "replace").translate(_TOKEN_BYTES).decode("ascii").split()
 
 
 class TermSet:
@@ -64,7 +72,7 @@ class TermSet:
         return {max(term.split(), key=lambda token: (len(token), token)) for term in self.multi}
 
     def search(self, lowered: str, tokens: list[str]) -> bool:
-        """``tokens``: ``_TOKEN.findall(lowered)``, shared between term sets."""
+        """``tokens``: :func:`_tokens` of ``lowered``, shared between term sets."""
         if self.search_chinese(lowered):
             return True
         if not self.single.isdisjoint(tokens):
@@ -143,7 +151,7 @@ class ToneScorer:
         state money and blockchain is ledger technology Beijing promotes: news about them is crypto-relevant,
         but an e-CNY pilot or a blockchain push is no evidence that Beijing is warming to crypto."""
         lowered = sentence.lower()
-        tokens = _TOKEN.findall(lowered)
+        tokens = _tokens(lowered)
         if self._term_starts.isdisjoint(tokens) and (lowered.isascii() or not self._cjk_terms):
             return False, False
         private = self.lexicon.crypto_terms.search(lowered, tokens)

@@ -16,6 +16,7 @@ from pipeline.analysis.patterns import (
     pattern_for_lowered,
     start_words,
 )
+from pipeline.analysis import tone
 from pipeline.analysis.tone import default_scorer
 
 _NEGATION_PIECES = st.sampled_from([
@@ -184,3 +185,11 @@ def test_a_pattern_tried_at_its_start_words_is_found_where_a_search_finds_it(tex
         starts = start_words(pattern)
         assert starts is not None, pattern.pattern
         assert found_at_starts(pattern, text, starts) is (pattern.search(text) is not None), pattern.pattern
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["e-CNY", "bitcoin2", "web3", "İstanbul", "\u212a", "ſ", "中文", "é", "_", " ", "\ud800",
+                                 "“", "0", "x"]), max_size=30).map("".join) | st.text(max_size=80))
+def test_term_tokens_are_the_token_regex_matches(sentence: str) -> None:
+    lowered = sentence.lower()
+    assert tone._tokens(lowered) == tone._TOKEN.findall(lowered)
