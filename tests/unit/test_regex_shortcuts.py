@@ -8,7 +8,7 @@ import sys
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.analysis import evidence
+from pipeline.analysis import evidence, tone
 from pipeline.analysis.patterns import (
     FOLDS_TO_ASCII,
     found_at_starts,
@@ -16,7 +16,6 @@ from pipeline.analysis.patterns import (
     pattern_for_lowered,
     start_words,
 )
-from pipeline.analysis import tone
 from pipeline.analysis.tone import default_scorer
 
 _NEGATION_PIECES = st.sampled_from([
@@ -188,8 +187,8 @@ def test_a_pattern_tried_at_its_start_words_is_found_where_a_search_finds_it(tex
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.lists(st.sampled_from(["e-CNY", "bitcoin2", "web3", "İstanbul", "\u212a", "ſ", "中文", "é", "_", " ", "\ud800",
-                                 "“", "0", "x"]), max_size=30).map("".join) | st.text(max_size=80))
+@given(st.lists(st.sampled_from(["e-CNY", "bitcoin2", "web3", "İstanbul", "\u212a", "ſ", "中文", "é", "_", " ",
+                                 "\ud800", "“", "0", "x"]), max_size=30).map("".join) | st.text(max_size=80))
 def test_term_tokens_are_the_token_regex_matches(sentence: str) -> None:
     lowered = sentence.lower()
     assert tone._tokens(lowered) == tone._TOKEN.findall(lowered)
