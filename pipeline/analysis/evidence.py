@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from pipeline.analysis.patterns import found_at_starts, lowered_matches_alike, pattern_for_lowered, start_words
+from pipeline.analysis.patterns import CaseFreePattern, lowered_matches_alike
 
 KINDS: dict[str, int] = {
     "ban": -1,
@@ -225,7 +225,7 @@ def detect(sentence: str, has_state_media: bool, mentions_hk: bool, tone: float,
     return found
 
 
-_NEGATION_LOWERED = pattern_for_lowered(_NEGATION)  # for sentences that lowered_matches_alike
+_NEGATION_CASE_FREE = CaseFreePattern(_NEGATION)
 
 
 def _negation(sentence: str, lowered: str, start: int, alike: bool) -> re.Match[str] | None:
@@ -237,12 +237,10 @@ def _negation(sentence: str, lowered: str, start: int, alike: bool) -> re.Match[
     words = sentence[window_start:start].rsplit(None, 5)
     if len(words) == 6:  # words[0] is what comes before the last five words, without the whitespace after it
         window_start += len(words[0])
-    if alike and _NEGATION_LOWERED is not None:
-        return _NEGATION_LOWERED.search(lowered, window_start, start)
-    return _NEGATION.search(sentence, window_start, start)
+    return _NEGATION_CASE_FREE.search(sentence, lowered, alike, window_start, start)
 
 
-# Every match of _STATUS_QUO_LOWERED holds the words of one of its alternatives: a lower-cased sentence without them
+# Every match of _STATUS_QUO holds the words of one of its alternatives: a lower-cased sentence without them
 # cannot match, and most sentences are spared the regex. Its first two alternatives need a prohibition word *and* a word
 # of duration ("still", "remains"): "ban" alone is in every sentence about a central bank.
 _PROHIBITION_WORDS = ("ban", "prohibit", "illegal", "outlaw")
@@ -258,25 +256,13 @@ def _may_be_status_quo(lowered: str) -> bool:
     return any(word in lowered for word in _PROHIBITION_WORDS) and any(word in lowered for word in _DURATION_WORDS)
 
 
-_STATUS_QUO_LOWERED = pattern_for_lowered(_STATUS_QUO)  # as _NEGATION_LOWERED
-# Where a match can start: the regex is tried there only
-_STATUS_QUO_STARTS = start_words(_STATUS_QUO_LOWERED) if _STATUS_QUO_LOWERED is not None else None
-
-
-def _is_status_quo_lowered(lowered: str) -> bool:
-    """``_STATUS_QUO_LOWERED.search(lowered) is not None``, spared where _may_be_status_quo says it cannot match."""
-    if _STATUS_QUO_LOWERED is None or not _may_be_status_quo(lowered):
-        return False
-    return found_at_starts(_STATUS_QUO_LOWERED, lowered, _STATUS_QUO_STARTS)
+_STATUS_QUO_CASE_FREE = CaseFreePattern(_STATUS_QUO)
 
 
 def _is_background(sentence: str, lowered: str, published_year: int | None, alike: bool) -> bool:
-    """``alike``: :func:`text.lowered_matches_alike` of ``sentence``."""
-    if alike and _STATUS_QUO_LOWERED is not None:
-        status_quo = _is_status_quo_lowered(lowered)
-    else:  # a letter IGNORECASE folds to an ASCII one ("ſtill"): the words may be spelled with it
-        status_quo = _STATUS_QUO.search(sentence) is not None
-    if status_quo:
+    """``alike``: :func:`patterns.lowered_matches_alike` of ``sentence``."""
+    # Unless alike, a letter IGNORECASE folds to an ASCII one ("ſtill") may spell the words: no word check then
+    if (not alike or _may_be_status_quo(lowered)) and _STATUS_QUO_CASE_FREE.found(sentence, lowered, alike):
         return True
     if published_year is None or ("19" not in sentence and "20" not in sentence):
         return False  # every year _YEAR matches starts so; it too has no literal start

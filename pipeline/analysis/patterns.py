@@ -36,6 +36,29 @@ def pattern_for_lowered(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
     return re.compile(pattern.pattern)
 
 
+class CaseFreePattern:
+    """An IGNORECASE pattern with both shortcuts: searched without IGNORECASE in the lower-cased text where
+    :func:`lowered_matches_alike`, and there tried only at its :func:`start_words`. The plain pattern elsewhere."""
+
+    def __init__(self, pattern: re.Pattern[str]) -> None:
+        self.pattern = pattern
+        self.lowered = pattern_for_lowered(pattern)  # None: no shortcut is safe for it
+        self.starts = start_words(self.lowered) if self.lowered is not None else None
+
+    def found(self, text: str, lowered: str, alike: bool) -> bool:
+        """``pattern.search(text) is not None``; ``lowered`` is ``text.lower()``, ``alike`` whether
+        :func:`lowered_matches_alike`."""
+        if alike and self.lowered is not None:
+            return found_at_starts(self.lowered, lowered, self.starts)
+        return self.pattern.search(text) is not None
+
+    def search(self, text: str, lowered: str, alike: bool, pos: int, endpos: int) -> re.Match[str] | None:
+        """``pattern.search(text, pos, endpos)``, in ``lowered`` where ``alike``: the same span."""
+        if alike and self.lowered is not None:
+            return self.lowered.search(lowered, pos, endpos)
+        return self.pattern.search(text, pos, endpos)
+
+
 # --- where a match can start ---------------------------------------------------------------------
 
 _LEADING_WORD = re.compile("[a-z]+")

@@ -18,7 +18,7 @@ from typing import Any
 
 import ahocorasick_rs
 
-from pipeline.analysis.patterns import found_at_starts, lowered_matches_alike, pattern_for_lowered, start_words
+from pipeline.analysis.patterns import CaseFreePattern, lowered_matches_alike
 from pipeline.analysis.vader import FastVader
 
 _TOKEN_CHARS = frozenset(string.ascii_lowercase + string.digits)
@@ -142,9 +142,7 @@ class ToneScorer:
         self._hints = ahocorasick_rs.AhoCorasick(hints) if hints else None
         self._phrases_by_hint = [[index for index, (_, _, group) in enumerate(lexicon.phrases) if hint in group]
                                  for hint in hints]
-        self._lowered_patterns = [pattern_for_lowered(pattern) for pattern, _, _ in lexicon.phrases]
-        self._phrase_starts = [start_words(pattern) if pattern is not None else None
-                               for pattern in self._lowered_patterns]
+        self._case_free = [CaseFreePattern(pattern) for pattern, _, _ in lexicon.phrases]
 
     def crypto_content(self, sentence: str) -> tuple[bool, bool]:
         """(about crypto proper, about crypto or adjacent state-sanctioned technology). A CBDC (e-CNY) is
@@ -212,9 +210,7 @@ class ToneScorer:
         alike = lowered_matches_alike(sentence)  # and stays so: the tokens put in are ASCII
         for index in sorted({phrase for hint, _, _ in found for phrase in self._phrases_by_hint[hint]}):
             pattern, token, _ = self.lexicon.phrases[index]
-            lowered_pattern = self._lowered_patterns[index]
-            if alike and lowered_pattern is not None and \
-                    not found_at_starts(lowered_pattern, lowered, self._phrase_starts[index]):
+            if alike and not self._case_free[index].found(sentence, lowered, alike):
                 continue  # most hints are in other words ("ban" in "bank"): no match, and no need for the slower sub
             sentence, replaced = pattern.subn(token, sentence)
             if replaced:

@@ -139,8 +139,8 @@ def test_phrases_are_rewritten_as_by_every_pattern_in_turn(sentence: str) -> Non
 
 def test_only_case_free_patterns_are_matched_on_lowered_text() -> None:
     # Every shipped pattern takes the faster search (else these shortcuts would quietly not apply) ...
-    assert all(pattern is not None for pattern in default_scorer()._lowered_patterns)
-    assert evidence._NEGATION_LOWERED is not None and evidence._STATUS_QUO_LOWERED is not None
+    assert all(pattern.lowered is not None for pattern in default_scorer()._case_free)
+    assert evidence._NEGATION_CASE_FREE.lowered is not None and evidence._STATUS_QUO_CASE_FREE.lowered is not None
     # ... and one that names a capital, a character by its code, a non-ASCII letter or another flag does not.
     for unsafe in (r"\bBan\b", r"[A-Z]an", r"\x42an", r"café"):
         assert pattern_for_lowered(re.compile(unsafe, re.IGNORECASE)) is None, unsafe
@@ -150,8 +150,9 @@ def test_only_case_free_patterns_are_matched_on_lowered_text() -> None:
 
 def test_start_words_are_what_every_match_begins_with_or_none() -> None:
     # Every shipped pattern has them (else the search at every character would quietly come back).
-    assert all(starts is not None for starts in default_scorer()._phrase_starts)
-    assert evidence._STATUS_QUO_STARTS is not None and "had" in evidence._STATUS_QUO_STARTS
+    assert all(pattern.starts is not None for pattern in default_scorer()._case_free)
+    starts = evidence._STATUS_QUO_CASE_FREE.starts
+    assert starts is not None and "had" in starts
     cases = {
         r"\bcrack(?:s|ed)?\s+down\b": ("crack",),
         r"\b(?:remains?|still|bans?|ban)\b|\bhad\s": ("ban", "had", "remain", "still"),
