@@ -21,10 +21,11 @@ negation before the trigger ("will not ban", "has no plans to ease") flips it.
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 from functools import lru_cache
 
-from pipeline.analysis.patterns import CaseFreePattern, lowered_matches_alike
+from pipeline.analysis.patterns import CaseFreePattern, blanked, blanking_table, lowered_matches_alike
 
 KINDS: dict[str, int] = {
     "ban": -1,
@@ -71,10 +72,9 @@ _PAIR_PATTERNS: dict[str, str] = {
 _INSTRUCTION = re.compile(r"(?:order|instruct|direct|told|tell|advis|ask|requir|urg)\w*")
 _STOP_WORDS = re.compile(r"(?:halt|stop|suspend|cease|end|exit|pause|wind|withdraw)\w*")
 _WORD = re.compile(r"[a-z]+(?:[-'][a-z]+)*")
-# What _WORD can match ([a-z], "-", "'") kept, every other byte a space: applied to a sentence encoded to ASCII
-# with "?" for each other character, it leaves a string of the same length in which _WORD finds the same words
-# at the same places, and most of them are simply its space-separated runs.
-_WORD_BYTES = bytes(c if chr(c).islower() or chr(c) in "-'" else 32 for c in range(128)) + b" " * 128
+# What _WORD can match ([a-z], "-", "'"): a sentence blanked with it has the same length, _WORD finds the same words
+# at the same places in it, and most of them are simply its space-separated runs.
+_WORD_BYTES = blanking_table(string.ascii_lowercase + "-'")
 # Where a "-" or "'" touches a space or another one: a run of plain that is not one word.
 _LONE_SEPARATORS = (" -", "- ", " '", "' ", "--", "''", "-'", "'-")
 _WORD_RE = {kind: re.compile(pattern) for kind, pattern in _WORD_PATTERNS.items()}
@@ -106,7 +106,7 @@ _INERT_MAX = 65536
 
 def _plain(lowered: str) -> str:
     """``lowered`` with every character _WORD cannot match a space (see _WORD_BYTES)."""
-    return lowered.encode("ascii", "replace").translate(_WORD_BYTES).decode("ascii")
+    return blanked(lowered, _WORD_BYTES)
 
 
 def _words(plain: str) -> list[str]:

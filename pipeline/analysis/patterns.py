@@ -6,6 +6,7 @@ plain pattern (tests/unit/test_regex_shortcuts.py).
   folds to an ASCII one.
 - Start words: a pattern that begins with ``\\b`` gives ``re`` no literal to scan for, so a search tries it at
   every character; tried only where one of the words its matches begin with is, it answers the same.
+- ASCII copies: the runs of some ASCII characters in a text, found by splitting a blanked copy of it.
 """
 
 from __future__ import annotations
@@ -57,6 +58,21 @@ class CaseFreePattern:
         if alike and self.lowered is not None:
             return self.lowered.search(lowered, pos, endpos)
         return self.pattern.search(text, pos, endpos)
+
+
+# --- ASCII copies ----------------------------------------------------------------------------------
+
+def blanking_table(keep: str) -> bytes:
+    """A ``bytes.translate`` table for :func:`blanked`: the ASCII characters of ``keep`` stay, every other byte
+    becomes a space."""
+    return bytes(c if chr(c) in keep else 32 for c in range(128)) + b" " * 128
+
+
+def blanked(text: str, table: bytes) -> str:
+    """``text`` with every character ``table`` does not keep turned into a space, at the same length (each
+    non-ASCII character is one "?" first): splitting it finds runs of the kept characters without a regex tried at
+    every character."""
+    return text.encode("ascii", "replace").translate(table).decode("ascii")
 
 
 # --- where a match can start ---------------------------------------------------------------------

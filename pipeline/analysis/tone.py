@@ -18,14 +18,13 @@ from typing import Any
 
 import ahocorasick_rs
 
-from pipeline.analysis.patterns import CaseFreePattern, lowered_matches_alike
+from pipeline.analysis.patterns import CaseFreePattern, blanked, blanking_table, lowered_matches_alike
 from pipeline.analysis.vader import FastVader
 
 _TOKEN_CHARS = frozenset(string.ascii_lowercase + string.digits)
 _TOKEN = re.compile(f"[{''.join(sorted(_TOKEN_CHARS))}]+")
-# _TOKEN_CHARS kept, every other byte a space: split, a sentence's ASCII copy ("?" for each other character) gives
-# the tokens _TOKEN finds in it (see _tokens).
-_TOKEN_BYTES = bytes(c if chr(c) in _TOKEN_CHARS else 32 for c in range(128)) + b" " * 128
+# A sentence blanked with it, split, gives the tokens _TOKEN finds in it (see _tokens)
+_TOKEN_BYTES = blanking_table("".join(sorted(_TOKEN_CHARS)))
 # What an anchor token found in a sentence says (ToneScorer.crypto_contents): it is a whole crypto / adjacent term,
 # or part of a multi-token one (only the sentence's tokens can tell whether the rest is there).
 _CRYPTO_TERM, _CRYPTO_PART, _ADJACENT_TERM, _ADJACENT_PART = 1, 2, 4, 8
@@ -34,7 +33,7 @@ _PUNCTUATION = string.punctuation
 
 def _tokens(lowered: str) -> list[str]:
     """``_TOKEN.findall(lowered)``, split from a copy instead of found by the pattern at every character."""
-    return lowered.encode("ascii", "replace").translate(_TOKEN_BYTES).decode("ascii").split()
+    return blanked(lowered, _TOKEN_BYTES).split()
 
 
 class TermSet:
