@@ -31,6 +31,7 @@ class PipelineMetrics:
     window_articles: Counter
     window_duplicates: Counter
     late_articles: Counter
+    messages_sent: Counter
     send_failures: Counter
     input_rereads: Counter
     stale_records: Counter
@@ -81,6 +82,8 @@ class PipelineMetrics:
             late_articles=Counter(f"{p}late_articles",
                                   "Articles that arrived after their window closed (window re-emitted)",
                                   ["window"], registry=registry),
+            messages_sent=Counter(f"{p}messages_sent", "Messages sent to an output topic, acknowledged by the broker",
+                                  ["topic"], registry=registry),
             send_failures=Counter(f"{p}send_failures", "Failed sends to an output topic (retried)",
                                   ["topic"], registry=registry),
             input_rereads=Counter(f"{p}input_rereads", "Times skipped input records were read again",

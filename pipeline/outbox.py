@@ -17,8 +17,8 @@ never holds part of an event's outputs without also committing its offset.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -83,6 +83,8 @@ class Outbox:
                     attempt += 1
                     await self._failed(item.channel, attempt)
                     await self._produce(item)
+        for name, count in Counter(topic_name(item.channel) for item in pending).items():
+            self.metrics.messages_sent.labels(name).inc(count)
 
     async def send_and_settle(self, channel: ChannelT[Any], key: bytes, value: Any,
                               source: EventT[Any] | None) -> None:
@@ -121,13 +123,16 @@ class Outbox:
                 await self._failed(item.channel, attempt)
 
     async def _hand_over(self, item: Pending) -> Awaitable[Any]:
-        if item.transactional_id is None:
-            return await item.channel.send(key=item.key, value=item.value)
+        if not isinstance(item.channel, faust.Topic):
+            return await item.channel.send(key=item.key, value=item.value)  # in memory (agent tests)
+        # Straight to the producer, with the bytes the topic's own serializer makes: Faust's Topic.send wraps
+        # each message in a future of its own, tells its sensors twice and schedules a callback when the broker
+        # acknowledges it, about a tenth of the worker's time an article (six alternated drains, eighteenth
+        # session). pipeline_messages_sent_total counts these sends instead of Faust's sensor.
         producer: Any = self.app.producer
-        if item.transactional_id not in producer._transaction_producers:
+        if item.transactional_id is not None and item.transactional_id not in producer._transaction_producers:
             raise PartitionRevoked(item.transactional_id)
-        value = item.value
-        data = value.dumps() if isinstance(value, faust.Record) else json.dumps(value).encode()
+        data, _ = item.channel.prepare_value(item.value, None)
         ack: Awaitable[Any] = await producer.send(topic_name(item.channel), item.key, data, None, None, None,
                                                   transactional_id=item.transactional_id)
         return ack

@@ -204,7 +204,7 @@ def health() -> Json:
                            (f"sum(rate(pipeline_articles_valid_total{rate}))", "valid, analysed"),
                            (f"sum(rate(pipeline_articles_duplicate_total{rate}))", "duplicates dropped"),
                            (f"sum(rate(pipeline_articles_dead_lettered_total{rate}))", "dead-lettered"),
-                           (f'sum(rate(faust_topic_messages_sent_total{{topic="topic.articles.enriched.v1"}}{rate}))',
+                           (f'sum(rate(pipeline_messages_sent_total{{topic="articles.enriched.v1"}}{rate}))',
                             "enriched sent")),
                    "Messages per second through the enrich stage.", unit="ops"),
         timeseries("Processing latency", (12, 4, 12, 8),

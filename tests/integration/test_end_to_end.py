@@ -78,6 +78,9 @@ def test_articles_flow_to_enriched_signals_dlq_and_metrics(
         assert metric(text, "pipeline_articles_dead_lettered_total", f'reason="{reason}"') == 1
     assert metric(text, "pipeline_processing_seconds_count") == len(articles)
     assert metric(text, "pipeline_window_articles_total", 'window="1d"') == len(articles)
+    # The outbox sends past Faust's Topic.send, so its sends are counted by the pipeline's own counter.
+    assert metric(text, "pipeline_messages_sent_total", f'topic="{ENRICHED.name}"') == len(articles)
+    assert metric(text, "pipeline_messages_sent_total", f'topic="{DLQ.name}"') == len(bad)
     assert metric(text, "faust_messages_received_total") > 0  # Faust's own sensor on the same registry
 
 
@@ -159,9 +162,15 @@ def test_a_backlog_drains_without_producer_buffer_warnings(
         broker: EmbeddedBroker, settings_for: Callable[..., Settings],
         start_worker: Callable[[Settings], WorkerProcess]) -> None:
     """A worker that starts on a backlog takes batches of ``batch_max_events``, each writing as many seen-table
-    entries at once: Faust's producer buffer passes its 100 records every batch, and its routine messages about
-    it ("producer buffer full", "producer flush took") are logged at DEBUG, not as warnings. The worker runs at
-    DEBUG, so that the messages must appear: a backlog that never filled the buffer fails here, not passes."""
+    entries at once into Faust's producer buffer. Whatever the buffer does, the drain logs nothing about it above
+    DEBUG: neither "producer buffer full" nor "producer flush took" (app.RoutineBackpressure), which once came
+    every batch. The worker runs at DEBUG, so that a message logged at any level is in its log.
+
+    Until the eighteenth session the buffer passed its 100 records every batch here, and this test required
+    both messages at DEBUG. Since the outbox hands its sends straight to the producer, the buffer is drained
+    before it reaches 100 whenever Faust checks it (at most 28 of a batch's 200 writes; 89 with batches of 1,000
+    on one partition), so the messages no longer come here. The demotion itself is tested through Faust's own
+    ``wait_until_ebb`` in tests/unit/test_backpressure_log.py."""
     settings = settings_for(broker, log_level="DEBUG")
     backlog = 3 * settings.batch_max_events
     samples = corpus(40)
@@ -176,5 +185,4 @@ def test_a_backlog_drains_without_producer_buffer_warnings(
     assert worker.log_path is not None
     routine = [line for line in worker.log_path.read_text(errors="replace").splitlines()
                if "producer buffer full" in line or "producer flush took" in line]
-    assert {"producer buffer full", "producer flush took"} <= {" ".join(line.split()[4:7]) for line in routine}
     assert [line for line in routine if "[DEBUG]" not in line] == []
