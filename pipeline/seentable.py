@@ -6,10 +6,13 @@ Keys and values, writes, the changelog and the recovery flow are Faust's; this s
 keeps a key -> changelog partition dict for every key it recovered, to drop the keys of partitions this worker
 lost; here the partition is read from the entry itself (the table is co-partitioned with the raw topic, and an
 entry names its raw partition).
+
+Its changelog records are handed to the producer a batch at a time (:meth:`SeenTable.send_queued_changelog`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -18,6 +21,8 @@ from faust.stores import memory
 from faust.types import TP, EventT, StoreT
 
 from pipeline.seenindex import SeenIndex
+
+log = logging.getLogger(__name__)
 
 
 class SeenStore(memory.Store):  # type: ignore[type-arg]
@@ -38,7 +43,63 @@ class SeenStore(memory.Store):  # type: ignore[type-arg]
 
 
 class SeenTable(faust.Table):  # type: ignore[type-arg]
-    """``app.tables.add(SeenTable(app, name=..., default=None, beacon=app.tables.beacon, partitions=N))``."""
+    """``app.tables.add(SeenTable(app, name=..., default=None, beacon=app.tables.beacon, partitions=N))``.
+
+    A write queues its changelog record, and :meth:`send_queued_changelog` hands the queued ones to the producer
+    together; the enrich stage calls it after each batch's writes. Faust sends each write on its own: a future
+    and a pending message, a buffer drained by a task of its own, the sensors at the send and again from a
+    callback at the acknowledgement. The queued records are sent in order without waiting for the broker, as
+    Faust's are, and Faust flushes the producer before it commits the offsets of the input that wrote them.
+
+    Under exactly_once, where Faust puts each record into its partition's transaction, and while the producer is
+    not running (agent tests), writes take Faust's own path.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._queued: list[tuple[int | None, Any, Any]] = []  # (changelog partition, key, value or None)
+
+    def _queues_changelog(self) -> bool:
+        return not self.app.in_transaction and self.app.producer.started
+
+    def on_key_set(self, key: Any, value: Any) -> None:
+        if not self._queues_changelog():
+            super().on_key_set(key, value)
+            return
+        self._queued.append((self.partition_for_key(key), key, value))
+        self._sensor_on_set(self, key, value)
+
+    def on_key_del(self, key: Any) -> None:
+        if not self._queues_changelog():
+            super().on_key_del(key)
+            return
+        self._queued.append((self.partition_for_key(key), key, None))
+        self._sensor_on_del(self, key)
+
+    async def send_queued_changelog(self, failed: Callable[[str], None]) -> None:
+        """Hand the changelog records queued since the last call to the producer, in order; ``failed(topic)`` is
+        called for each the producer refuses or the broker does not acknowledge (logged; not sent again: Faust
+        does not send its own again either, and a lost seen entry costs a duplicate's reprocessing, not data)."""
+        queued, self._queued = self._queued, []
+        topic = self.changelog_topic
+        name = topic.get_topic_name()
+        producer: Any = self.app.producer
+
+        def acknowledged(ack: Any) -> None:
+            if not ack.cancelled() and ack.exception() is not None:
+                log.error("changelog record to %s not acknowledged: %r", name, ack.exception())
+                failed(name)
+
+        for partition, key, value in queued:
+            try:
+                key_bytes, _ = topic.prepare_key(key, self.key_serializer)
+                value_bytes = None if value is None else topic.prepare_value(value, self.value_serializer)[0]
+                ack = await producer.send(name, key_bytes, value_bytes, partition, None, None)
+            except Exception:
+                log.exception("changelog record to %s refused by the producer", name)
+                failed(name)
+                continue
+            ack.add_done_callback(acknowledged)
 
     def _new_store(self) -> StoreT[Any, Any]:
         return SeenStore("memory://", self.app, self, table_name=self.name, key_type=self.key_type,
