@@ -78,3 +78,26 @@ def test_a_rejected_seen_changelog_record_is_counted_and_the_stream_continues_on
     assert failures >= 1
     check_exactly_once(apache_kafka.bootstrap, articles, figures, timeout=60)
     assert worker.process is not None and worker.process.poll() is None, "the worker died on a refused record"
+
+
+def test_a_backlog_under_exactly_once_logs_the_producer_buffer_only_at_debug_on_apache_kafka(
+        apache_kafka: ApacheKafka, stack_for: Any, figures: dict[str, Any]) -> None:
+    """A worker that starts on a backlog takes batches of ``batch_max_events``, each writing as many seen-table
+    entries at once. Under exactly_once they take Faust's path, its producer buffer (under at_least_once the
+    enrich stage hands them to the producer itself, pipeline/seentable.py): above 100 queued Faust holds the
+    stream and logs "producer buffer full" and "producer flush took", every batch while a backlog drains. The
+    worker logs both at DEBUG, not as warnings (app.RoutineBackpressure). It runs at DEBUG here, so that the
+    messages must appear: a backlog that never filled the buffer fails here, not passes. A backlog of 3 batches
+    never filled it in three runs; this one of 15 spans several commits (16 and 24 messages in two runs)."""
+    stack: Stack = stack_for(apache_kafka, processing_guarantee="exactly_once", log_level="DEBUG")
+    articles = make_articles(15 * stack.settings.batch_max_events, "backlog")
+    produce(apache_kafka.bootstrap, keyed(articles))
+    worker = stack.worker()
+    assert wait_metric(worker, "pipeline_articles_valid_total", len(articles), timeout=90) == len(articles)
+    assert worker.log_path is not None
+    routine = [line for line in worker.log_path.read_text(errors="replace").splitlines()
+               if "producer buffer full" in line or "producer flush took" in line]
+    figures.update(sent=len(articles), faults="a backlog under exactly_once, worker at DEBUG",
+                   producer_buffer_messages=len(routine))
+    assert {"producer buffer full", "producer flush took"} <= {" ".join(line.split()[4:7]) for line in routine}
+    assert [line for line in routine if "[DEBUG]" not in line] == []

@@ -156,33 +156,3 @@ def test_demo_once_prints_valid_signals() -> None:
     assert records
     for record in records:
         assert_valid("signal.reciprocity.v1.json", record)
-
-
-def test_a_backlog_drains_without_producer_buffer_warnings(
-        broker: EmbeddedBroker, settings_for: Callable[..., Settings],
-        start_worker: Callable[[Settings], WorkerProcess]) -> None:
-    """A worker that starts on a backlog takes batches of ``batch_max_events``, each writing as many seen-table
-    entries at once into Faust's producer buffer. Whatever the buffer does, the drain logs nothing about it above
-    DEBUG: neither "producer buffer full" nor "producer flush took" (app.RoutineBackpressure), which once came
-    every batch. The worker runs at DEBUG, so that a message logged at any level is in its log.
-
-    Until the eighteenth session the buffer passed its 100 records every batch here, and this test required
-    both messages at DEBUG. Since the outbox hands its sends straight to the producer, the buffer is drained
-    before it reaches 100 whenever Faust checks it (at most 28 of a batch's 200 writes; 89 with batches of 1,000
-    on one partition), so the messages no longer come here. The demotion itself is tested through Faust's own
-    ``wait_until_ebb`` in tests/unit/test_backpressure_log.py."""
-    settings = settings_for(broker, log_level="DEBUG")
-    backlog = 3 * settings.batch_max_events
-    samples = corpus(40)
-    articles = [{**samples[i % len(samples)], "id": f"backlog-{i}", "url": f"https://example.org/backlog/{i}"}
-                for i in range(backlog)]
-    produce(settings, RAW.name, [(a["id"].encode(), encode(a)) for a in articles])
-    worker = start_worker(settings)
-    deadline = time.monotonic() + 90
-    while metric(worker.scrape() or "", "pipeline_articles_valid_total") < backlog and time.monotonic() < deadline:
-        time.sleep(0.3)
-    assert metric(worker.scrape() or "", "pipeline_articles_valid_total") == backlog
-    assert worker.log_path is not None
-    routine = [line for line in worker.log_path.read_text(errors="replace").splitlines()
-               if "producer buffer full" in line or "producer flush took" in line]
-    assert [line for line in routine if "[DEBUG]" not in line] == []
