@@ -141,7 +141,7 @@ class Pipeline:
                     finally:
                         _current_event.reset(token)
                 enriched += outputs.enriched
-            await self.seen.send_queued_changelog(self._changelog_failed)
+            await self.seen.send_queued_changelog(lambda topic: self.metrics.send_failures.labels(topic).inc())
             elapsed = time.perf_counter() - started  # each article's outputs were settled only now
             for _ in range(enriched):
                 self.metrics.processing_seconds.observe(elapsed)
@@ -190,9 +190,6 @@ class Pipeline:
         ]
         self.metrics.record_enriched(enriched)
         return _Outputs(sends, key, entry, partition, enriched=True, contribution=contribution.to_dict())
-
-    def _changelog_failed(self, topic: str) -> None:
-        self.metrics.send_failures.labels(topic).inc()
 
     def _seen_before_upgrade(self, article_id: str) -> Any:
         """The entry an earlier version wrote for ``article_id`` (keyed by the id itself), until it expires."""

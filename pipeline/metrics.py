@@ -82,9 +82,11 @@ class PipelineMetrics:
             late_articles=Counter(f"{p}late_articles",
                                   "Articles that arrived after their window closed (window re-emitted)",
                                   ["window"], registry=registry),
-            messages_sent=Counter(f"{p}messages_sent", "Messages sent to an output topic, acknowledged by the broker",
+            messages_sent=Counter(f"{p}messages_sent", "Messages sent to an output topic, acknowledged by the broker "
+                                  "(under exactly_once, in their input's transaction)",
                                   ["topic"], registry=registry),
-            send_failures=Counter(f"{p}send_failures", "Failed sends to an output topic (retried)",
+            send_failures=Counter(f"{p}send_failures", "Failed sends: to an output topic (retried until "
+                                  "acknowledged) or of a seen-table changelog record (not sent again)",
                                   ["topic"], registry=registry),
             input_rereads=Counter(f"{p}input_rereads", "Times skipped input records were read again",
                                   ["topic"], registry=registry),

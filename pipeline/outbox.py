@@ -17,8 +17,8 @@ never holds part of an event's outputs without also committing its offset.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
-from collections import Counter
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -83,7 +83,7 @@ class Outbox:
                     attempt += 1
                     await self._failed(item.channel, attempt)
                     await self._produce(item)
-        for name, count in Counter(topic_name(item.channel) for item in pending).items():
+        for name, count in collections.Counter(topic_name(item.channel) for item in pending).items():
             self.metrics.messages_sent.labels(name).inc(count)
 
     async def send_and_settle(self, channel: ChannelT[Any], key: bytes, value: Any,
@@ -127,8 +127,10 @@ class Outbox:
             return await item.channel.send(key=item.key, value=item.value)  # in memory (agent tests)
         # Straight to the producer, with the bytes the topic's own serializer makes: Faust's Topic.send wraps
         # each message in a future of its own, tells its sensors twice and schedules a callback when the broker
-        # acknowledges it, about a tenth of the worker's time an article (six alternated drains, eighteenth
-        # session). pipeline_messages_sent_total counts these sends instead of Faust's sensor.
+        # acknowledges it (six alternated drains of 8,000 articles: 707-882 articles/s this way, 697-828 through
+        # Topic.send). pipeline_messages_sent_total counts these sends instead of Faust's sensor. Under
+        # exactly_once a message without an input (the tick) goes outside any transaction, where Topic.send put
+        # it into the window input's, whose producer only that partition's owner has.
         producer: Any = self.app.producer
         if item.transactional_id is not None and item.transactional_id not in producer._transaction_producers:
             raise PartitionRevoked(item.transactional_id)

@@ -12,9 +12,10 @@ Its changelog records are handed to the producer a batch at a time (:meth:`SeenT
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.stores import memory
@@ -60,7 +61,9 @@ class SeenTable(faust.Table):  # type: ignore[type-arg]
         self._queued: list[tuple[int | None, Any, Any]] = []  # (changelog partition, key, value or None)
 
     def _queues_changelog(self) -> bool:
-        return not self.app.in_transaction and self.app.producer.started
+        producer = self.app.producer
+        # mode's `started` stays set after a stop: a write after that takes Faust's path (its buffer), as before.
+        return not self.app.in_transaction and producer.started and not producer.should_stop
 
     def on_key_set(self, key: Any, value: Any) -> None:
         if not self._queues_changelog():
@@ -84,22 +87,35 @@ class SeenTable(faust.Table):  # type: ignore[type-arg]
         topic = self.changelog_topic
         name = topic.get_topic_name()
         producer: Any = self.app.producer
+        logged = False  # one log line a call: a refusing broker refuses every record of the batch
 
-        def acknowledged(ack: Any) -> None:
+        def failure(error: BaseException) -> None:
+            nonlocal logged
+            failed(name)
+            if not logged:
+                logged = True
+                log.error("changelog record to %s not sent (%r); further failures of this batch are only "
+                          "counted (pipeline_send_failures_total)", name, error)
+
+        def acknowledged(ack: asyncio.Future[Any]) -> None:
             if not ack.cancelled() and ack.exception() is not None:
-                log.error("changelog record to %s not acknowledged: %r", name, ack.exception())
-                failed(name)
+                failure(cast(BaseException, ack.exception()))
 
-        for partition, key, value in queued:
-            try:
-                key_bytes, _ = topic.prepare_key(key, self.key_serializer)
-                value_bytes = None if value is None else topic.prepare_value(value, self.value_serializer)[0]
-                ack = await producer.send(name, key_bytes, value_bytes, partition, None, None)
-            except Exception:
-                log.exception("changelog record to %s refused by the producer", name)
-                failed(name)
-                continue
-            ack.add_done_callback(acknowledged)
+        sent = 0
+        try:
+            for partition, key, value in queued:
+                try:
+                    key_bytes, _ = topic.prepare_key(key, self.key_serializer)
+                    value_bytes = None if value is None else topic.prepare_value(value, self.value_serializer)[0]
+                    ack = await producer.send(name, key_bytes, value_bytes, partition, None, None)
+                except Exception as exc:
+                    failure(exc)
+                else:
+                    ack.add_done_callback(acknowledged)
+                sent += 1
+        finally:
+            # Cancelled mid-way (the agent stopping): what was not handed over waits for the next call.
+            self._queued[:0] = queued[sent:]
 
     def _new_store(self) -> StoreT[Any, Any]:
         return SeenStore("memory://", self.app, self, table_name=self.name, key_type=self.key_type,
