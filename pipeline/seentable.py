@@ -82,7 +82,8 @@ class SeenTable(faust.Table):  # type: ignore[type-arg]
     async def send_queued_changelog(self, failed: Callable[[str], None]) -> None:
         """Hand the changelog records queued since the last call to the producer, in order; ``failed(topic)`` is
         called for each the producer refuses or the broker does not acknowledge (logged; not sent again: Faust
-        does not send its own again either, and a lost seen entry costs a duplicate's reprocessing, not data)."""
+        does not send its own again either). A lost entry lets a re-sent copy of its article through to analysis
+        and to the enriched topic again (a reused id with other content too), never into a window twice."""
         queued, self._queued = self._queued, []
         topic = self.changelog_topic
         name = topic.get_topic_name()

@@ -53,6 +53,11 @@ class CaseFreePattern:
             return found_at_starts(self.lowered, lowered, self.starts)
         return self.pattern.search(text) is not None
 
+    def rules_out(self, lowered: str, alike: bool) -> bool:
+        """Whether the shortcuts alone tell that ``pattern`` does not match the text ``lowered`` came from; False
+        where they do not apply (the caller searches anyway: no search is made here for it to repeat)."""
+        return alike and self.lowered is not None and not found_at_starts(self.lowered, lowered, self.starts)
+
     def search(self, text: str, lowered: str, alike: bool, pos: int, endpos: int) -> re.Match[str] | None:
         """``pattern.search(text, pos, endpos)``, in ``lowered`` where ``alike``: the same span."""
         if alike and self.lowered is not None:

@@ -209,7 +209,7 @@ class ToneScorer:
         alike = lowered_matches_alike(sentence)  # and stays so: the tokens put in are ASCII
         for index in sorted({phrase for hint, _, _ in found for phrase in self._phrases_by_hint[hint]}):
             pattern, token, _ = self.lexicon.phrases[index]
-            if alike and not self._case_free[index].found(sentence, lowered, alike):
+            if self._case_free[index].rules_out(lowered, alike):
                 continue  # most hints are in other words ("ban" in "bank"): no match, and no need for the slower sub
             sentence, replaced = pattern.subn(token, sentence)
             if replaced:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from pipeline.analysis import evidence, tone
 from pipeline.analysis.patterns import (
     FOLDS_TO_ASCII,
+    CaseFreePattern,
     found_at_starts,
     lowered_matches_alike,
     pattern_for_lowered,
@@ -193,3 +194,12 @@ def test_a_pattern_tried_at_its_start_words_is_found_where_a_search_finds_it(tex
 def test_term_tokens_are_the_token_regex_matches(sentence: str) -> None:
     lowered = sentence.lower()
     assert tone._tokens(lowered) == tone._TOKEN.findall(lowered)
+
+
+def test_a_case_free_pattern_rules_out_only_where_its_shortcuts_apply() -> None:
+    shortcut = CaseFreePattern(re.compile(r"\bcrack(?:s|ed)?\s+down\b", re.IGNORECASE))
+    assert shortcut.rules_out("the bank cracked open", alike=True)
+    assert not shortcut.rules_out("police cracked down", alike=True)
+    assert not shortcut.rules_out("the bank cracked open", alike=False)  # a folding letter: the caller searches
+    plain = CaseFreePattern(re.compile(r"\bcafé", re.IGNORECASE))  # no lowered form: never ruled out here
+    assert plain.lowered is None and not plain.rules_out("no such word", alike=True)
