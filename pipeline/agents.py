@@ -274,6 +274,8 @@ class Pipeline:
         if not isinstance(consumer, RebalanceSafeConsumer):
             return
         self.metrics.stale_records.inc(consumer.take_stale_records())
+        for topic, count in consumer.take_rereads().items():  # the consumer read these again itself
+            self.metrics.input_rereads.labels(topic).inc(count)
         for tp, offset in consumer.reread_holes(frozenset({RAW.name, WINDOW_INPUT.name})):
             log.warning("input %s[%d]: records from offset %d were skipped; reading them again",
                         tp.topic, tp.partition, offset)

@@ -30,19 +30,20 @@ The defects, each of which lost input in our fault tests:
    records the fetcher had passed, every partition paused (the CI failure of Nov 29; 3 of about 60 two-worker
    failovers under load on Nov 30). Such changelog records are fetched again (:meth:`_refetch_changelogs`).
 3. Offsets the fetcher steps over hold no record (transaction markers, aborted or expired records). Faust credits
-   them as a "gap" only between two records it hands over, and not after a record at offset 0 (it tests its read
-   offset for truth); here every offset stepped over since the seek target is credited, so the head check can be
-   strict.
+   them as a "gap" only between two records it hands over, and not after a record at offset 0.
+4. And it credits every offset between its read offset and the record it hands over, that record included, as
+   holding none; so did our first fix for 3 (every offset stepped over within an epoch). Records a fetch
+   returned that were never handed over in the current epoch were committed past: 157 of 1,200 articles never
+   reached the windows in one CI run, when :meth:`seek_to_committed` moved the epochs on only after the round
+   trips for never-committed partitions, and a fetch from the committed offsets was handed over in between.
+
+   Fixed: the epochs move on as soon as aiokafka has sought; Faust's crediting is off; an offset is credited
+   only where a fetch's span (:mod:`pipeline.consumerthread`) shows aiokafka stepped over it; and a fetch that
+   begins past the next offset expected means records were dropped unseen: the partition is read again from its
+   committed offset.
 
 :meth:`RebalanceSafeConsumer.reread_holes` stays as the net under all of it: a partition whose committed offset
 stays below acked records at two checks in a row is read again from its committed offset.
-
-One latency defect is fixed here too: Faust has the fetcher wait up to 1.5 s for data (``fetch_max_wait_ms``), and
-aiokafka leaves out of a fetch every partition whose fetched records are not all taken yet. A batch that takes
-longer than aiokafka's 100 ms prefetch backoff to analyse sends a fetch for only the partitions with no data (the
-group leader's assignor topic): it waits out the whole 1.5 s, and no input is fetched until it returns. The next
-fetch then brings 1.5 s of input, whose analysis again outlasts the backoff: measured at 175 articles/s, every run
-stayed at a p50 of 1.5-1.7 s behind, where a 200 ms wait gave 74-229 ms. :data:`FETCH_MAX_WAIT_MS` bounds it.
 """
 
 from __future__ import annotations
@@ -51,22 +52,11 @@ import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
-from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer, Transport
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer
 from faust.types import TP, Message
-from intervaltree import IntervalTree
 
-# The longest a fetch waits for data before it returns empty: the longest the input can wait behind a fetch for
-# partitions without data (above). At most the 100 ms prefetch backoff, so that the input such a wait lets pile up
-# is analysed within the backoff whenever the worker keeps up at all, and the next fetch includes the input again.
-# The cost: an idle worker makes 10 empty fetches a second (1.0% more of a core for the worker, 2.2% for the broker).
-FETCH_MAX_WAIT_MS = 100
-
-
-class _ConsumerThread(AIOKafkaConsumerThread):
-    def _create_worker_consumer(self, transport: Transport) -> Any:  # an aiokafka.AIOKafkaConsumer
-        consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read by start(), which makes the fetcher
-        return consumer
+from pipeline.consumerthread import ConsumerThread, Span
+from pipeline.offsets import committable_offset
 
 
 class RebalanceSafeConsumer(Consumer):
@@ -79,10 +69,11 @@ class RebalanceSafeConsumer(Consumer):
         self._next_offset: dict[TP, int] = {}  # per partition: the offset after the last record read in this epoch
         self._holes: set[tuple[TP, int]] = set()  # holes seen at the last check
         self._stale_records = 0  # dropped since the last take_stale_records()
-        self._fetched_changelogs: dict[TP, tuple[int, int]] = {}  # of the fetch being handed over
+        self._fetched: dict[TP, tuple[int, int, Span]] = {}  # of the fetch being handed over: first, last, span
+        self._rereads: dict[str, int] = {}  # by topic, since the last take_rereads()
 
     def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
-        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+        return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     # -- seek epochs ---------------------------------------------------------------------------------------
     def _new_epoch(self, tps: Iterable[TP], target: Mapping[TP, int] | None = None) -> None:
@@ -150,34 +141,34 @@ class RebalanceSafeConsumer(Consumer):
     async def _wait_next_records(self, timeout: float) -> Any:
         self._fetch_epochs = dict(self._epochs)
         records, active = await super()._wait_next_records(timeout)
-        # Per changelog partition, the offsets of the first and last record fetched (see _refetch_changelogs).
-        self._fetched_changelogs = {TP(tp.topic, tp.partition): (batch[0].offset, batch[-1].offset)
-                                    for tp, batch in (records or {}).items()
-                                    if batch and self._is_changelog_tp(tp)}
+        spans = getattr(records, "spans", {})  # a FetchedRecords from our consumer thread
+        self._fetched = {TP(tp.topic, tp.partition): (batch[0].offset, batch[-1].offset,
+                                                      spans.get(tp, (None, None)))
+                         for tp, batch in (records or {}).items() if batch}
         return records, active
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
         stale: dict[TP, int] = {}
-        self._fetched_changelogs = {}
-        handed: dict[TP, int] = {}  # changelog partition -> the last offset handed over
+        unseen: dict[TP, int] = {}  # input partition -> the first offset a fetch returned but Faust never handed
+        self._fetched = {}
+        handed: dict[TP, int] = {}  # partition -> the last offset handed over, in the current epoch
         async for tp, message in super().getmany(timeout):
             epoch = self._fetch_epochs.get(tp, 0)
             if epoch != self._epochs.get(tp, 0):
                 stale[tp] = stale.get(tp, 0) + 1
                 continue
-            if self._is_changelog_tp(tp):  # restored, not acked: only the read offset matters
-                handed[tp] = message.offset
-            else:
-                expected = self._next_offset.get(tp)
-                if expected is not None and message.offset > expected:
-                    self._gap[tp].addi(expected, message.offset)  # no record there: markers, aborted or expired
-                self._next_offset[tp] = message.offset + 1
+            if not self._is_changelog_tp(tp):  # changelogs are restored, not acked: only the read offset matters
+                if tp in unseen or not self._account(tp, message.offset, first=tp not in handed):
+                    unseen.setdefault(tp, self._next_offset[tp])
+                    continue
                 self._message_epochs[message] = epoch
+            handed[tp] = message.offset
             yield tp, message
             if self._epochs.get(tp, 0) != epoch:
                 # Sought while the drain loop handed this record over; it then set its read offset to this
                 # record's, past the new position: put it back, or the records read again are dropped as read.
                 self._read_offset[tp] = self._targets.get(tp) or None
+        self._account_tails(handed)
         # The dropped records may have come from the new position (fetched after the seek ran in the thread,
         # requested before it returned here): seek there again so none is skipped.
         for tp, count in stale.items():
@@ -187,7 +178,46 @@ class RebalanceSafeConsumer(Consumer):
                           tp.partition, count)
             if target is not None and tp in self.assignment():
                 await self.seek(tp, target)
+        for tp, offset in unseen.items():
+            # From the head, not from the first record missed: the seek's new epoch forgets the acks of what
+            # this epoch handed over, so that is read again too (and dropped as a duplicate).
+            head = self._head(tp)
+            self._rereads[tp.topic] = self._rereads.get(tp.topic, 0) + 1
+            self.log.warning("%s[%d]: records from offset %d were fetched but never handed over; reading again "
+                             "from %d", tp.topic, tp.partition, offset, offset if head is None else head)
+            if tp in self.assignment():
+                await self.seek(tp, offset if head is None else head)
         await self._refetch_changelogs(handed, stale)
+
+    def _account(self, tp: TP, offset: int, first: bool) -> bool:
+        """Note an input record about to be handed over, crediting the offsets before it that hold no record.
+        False when offsets before it may hold records that were fetched but never handed over: the first record
+        of a fetch whose span begins past the next offset expected."""
+        expected = self._next_offset.get(tp)
+        if expected is not None and offset > expected:
+            start = self._fetched[tp][2][0] if first else expected  # within a fetch, aiokafka stepped over them
+            if start is not None and start > expected:
+                return False
+            # (No start: aiokafka was resetting an out-of-range position; what lies before is gone from the log.)
+            self._gap[tp].addi(expected, offset)
+        self._next_offset[tp] = offset + 1
+        return True
+
+    def _account_tails(self, handed: Mapping[TP, int]) -> None:
+        """Credit the offsets after the last record of an input fetch that was handed over whole, up to the end
+        of its span: they hold no record (a transaction's marker after its last record)."""
+        for tp, (_, last, (_, end)) in self._fetched.items():
+            same_epoch = self._fetch_epochs.get(tp, 0) == self._epochs.get(tp, 0)
+            if handed.get(tp) == last and same_epoch and end is not None and end > last + 1 \
+                    and not self._is_changelog_tp(tp):
+                self._gap[tp].addi(last + 1, end)
+                self._next_offset[tp] = end
+
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        # Faust's drain loop credits every offset between its read offset and the record it hands over, that
+        # record included, as holding none: records a fetch returned but Faust dropped unseen were committed
+        # past. getmany credits only what a fetch's span shows.
+        return None
 
     async def _refetch_changelogs(self, handed: Mapping[TP, int], stale: Mapping[TP, int]) -> None:
         """Seek back changelog partitions whose fetched records Faust's ``getmany`` threw away unseen.
@@ -196,9 +226,9 @@ class RebalanceSafeConsumer(Consumer):
         input partitions Faust then seeks to the committed offsets, for changelogs nothing does. A fetch that
         was out when recovery sought a standby changelog back to the start of its restore returned the whole
         restore, the flow was still stopped, and recovery then waited for records the fetcher had passed."""
-        for tp, (first, last) in self._fetched_changelogs.items():
+        for tp, (first, last, _) in self._fetched.items():
             start = first if tp not in handed else handed[tp] + 1  # the first record not handed over
-            if tp in stale or start > last or tp not in self.assignment():
+            if tp in stale or start > last or not self._is_changelog_tp(tp) or tp not in self.assignment():
                 continue
             # Sought since the fetch was requested: read again from where it was sought to.
             same_epoch = self._fetch_epochs.get(tp, 0) == self._epochs.get(tp, 0)
@@ -212,6 +242,11 @@ class RebalanceSafeConsumer(Consumer):
         """Records dropped because their partition was sought after they were fetched, since the last call."""
         count, self._stale_records = self._stale_records, 0
         return count
+
+    def take_rereads(self) -> dict[str, int]:
+        """By topic: times input records a fetch returned were found never handed over, since the last call."""
+        rereads, self._rereads = self._rereads, {}
+        return rereads
 
     def ack(self, message: Message) -> bool:
         epoch = self._message_epochs.get(message)
@@ -247,35 +282,3 @@ class RebalanceSafeConsumer(Consumer):
         persistent = list(holes & self._holes)
         self._holes = holes
         return persistent
-
-
-def committable_offset(acked: list[int], acked_index: set[int], gaps: IntervalTree, head: int | None) -> int | None:
-    """The offset to commit for one partition, or None: the end of the run of acked offsets that starts at
-    ``head`` (the first offset not yet committed), counting the offsets in ``gaps`` (which hold no record) as
-    acked. The run's offsets leave ``acked``, ``acked_index`` and ``gaps``.
-
-    Faust's version let one missing record at the head through (``min(acked) - committed > 1``), and any
-    number when the partition had no committed offset: a record not processed was committed past."""
-    if not acked:
-        return None
-    if gaps:
-        max_offset = max(acked)
-        credited = [offset for interval in sorted(gaps.overlap(0, max_offset + 1), key=lambda i: i.begin)
-                    for offset in range(interval.begin, interval.end)]
-        if credited:
-            acked.extend(offset for offset in credited if offset not in acked_index)
-            acked_index.update(credited)
-            gaps.chop(0, max(max(credited), max_offset) + 1)
-    acked.sort()
-    if head is not None:
-        while acked and acked[0] < head:  # already committed: a record read again and acked twice
-            acked_index.discard(acked.pop(0))
-        if not acked or acked[0] > head:
-            return None
-    end = 1
-    while end < len(acked) and acked[end] == acked[end - 1] + 1:
-        end += 1
-    run = acked[:end]
-    del acked[:end]
-    acked_index.difference_update(run)
-    return run[-1] + 1
