@@ -124,6 +124,10 @@ class RebalanceSafeConsumer(Consumer):
         committed = await super().seek_to_committed()
         ours = {tp: offset for tp, offset in committed.items() if not self._is_changelog_tp(tp)}
         targets = {tp: offset for tp, offset in ours.items() if offset}
+        # At once, before any await: the flow runs during a rebalance's last seek (Faust resumed the partitions
+        # first), and a fetch from the new positions handed over in the old epoch would leave the new one
+        # expecting the committed offset where the fetcher is already past it (those acks do not count).
+        self._new_epoch(targets, targets)
         never_committed = [tp for tp in ours if tp not in targets]
         if never_committed:
             names = ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in never_committed))
@@ -134,8 +138,7 @@ class RebalanceSafeConsumer(Consumer):
             earliest = await self._thread.earliest_offsets(*never_committed)
             starts = {tp: earliest[tp] for tp in never_committed}
             await self._thread.seek_wait(starts)
-            targets.update(starts)
-        self._new_epoch(targets, targets)
+            self._new_epoch(starts, starts)
         return committed
 
     async def _wait_next_records(self, timeout: float) -> Any:
