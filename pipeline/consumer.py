@@ -34,13 +34,14 @@ The defects, each of which lost input in our fault tests:
 4. And it credits every offset between its read offset and the record it hands over, that record included, as
    holding none; so did our first fix for 3 (every offset stepped over within an epoch). Records a fetch
    returned that were never handed over in the current epoch were committed past: 157 of 1,200 articles never
-   reached the windows in one CI run, when :meth:`seek_to_committed` moved the epochs on only after the round
-   trips for never-committed partitions, and a fetch from the committed offsets was handed over in between.
+   reached the windows in one CI run. :meth:`seek_to_committed` moved the epochs on only after more round trips
+   to the broker (aiokafka seeks each partition after its own), so a fetch from a committed offset was handed
+   over in the old epoch, and the new one expected that offset where the fetcher was already past it.
 
-   Fixed: the epochs move on as soon as aiokafka has sought; Faust's crediting is off; an offset is credited
-   only where a fetch's span (:mod:`pipeline.consumerthread`) shows aiokafka stepped over it; and a fetch that
-   begins past the next offset expected means records were dropped unseen: the partition is read again from its
-   committed offset.
+   Fixed: the consumer thread seeks every partition in one step after all the round trips, and the epochs move
+   on right after it; Faust's crediting is off; an offset is credited only where a fetch's span
+   (:mod:`pipeline.consumerthread`) shows aiokafka stepped over it; and a fetch that begins past the next offset
+   expected means records were dropped unseen: the partition is read again from its committed offset.
 
 :meth:`RebalanceSafeConsumer.reread_holes` stays as the net under all of it: a partition whose committed offset
 stays below acked records at two checks in a row is read again from its committed offset.
@@ -50,12 +51,12 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer
 from faust.types import TP, Message
 
-from pipeline.consumerthread import ConsumerThread, Span
+from pipeline.consumerthread import ConsumerThread, FetchedRecords, Span
 from pipeline.offsets import committable_offset
 
 
@@ -70,6 +71,7 @@ class RebalanceSafeConsumer(Consumer):
         self._holes: set[tuple[TP, int]] = set()  # holes seen at the last check
         self._stale_records = 0  # dropped since the last take_stale_records()
         self._fetched: dict[TP, tuple[int, int, Span]] = {}  # of the fetch being handed over: first, last, span
+        self._stepped: dict[TP, Span] = {}  # of the same fetch: the spans of partitions with no record in them
         self._rereads: dict[str, int] = {}  # by topic, since the last take_rereads()
 
     def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
@@ -121,39 +123,39 @@ class RebalanceSafeConsumer(Consumer):
         self._new_epoch(partitions, partitions)
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
-        committed = await super().seek_to_committed()
-        ours = {tp: offset for tp, offset in committed.items() if not self._is_changelog_tp(tp)}
-        targets = {tp: offset for tp, offset in ours.items() if offset}
-        # At once, before any await: the flow runs during a rebalance's last seek (Faust resumed the partitions
-        # first), and a fetch from the new positions handed over in the old epoch would leave the new one
-        # expecting the committed offset where the fetcher is already past it (those acks do not count).
-        self._new_epoch(targets, targets)
-        never_committed = [tp for tp in ours if tp not in targets]
-        if never_committed:
-            names = ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in never_committed))
+        # Faust seeks the stream partitions here at the end of a rebalance, after it resumed them: records flow.
+        thread = cast(ConsumerThread, self._thread)
+        committed, firsts = await thread.seek_to_committed_or_first(lambda tp: not self._is_changelog_tp(tp))
+        if firsts:
+            names = ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in firsts))
             self.log.info("no committed offset yet, reading from the start: %s", names)
-            # An explicit seek to each log's first offset, done before Faust resumes the flow: not aiokafka's
-            # seek_to_beginning, a reset that completes later, while records already flow (measured: with it a
-            # worker that joined and took over a killed one skipped 10-17 records on every partition).
-            earliest = await self._thread.earliest_offsets(*never_committed)
-            starts = {tp: earliest[tp] for tp in never_committed}
-            await self._thread.seek_wait(starts)
-            self._new_epoch(starts, starts)
-        return committed
+        targets = {tp: offset for tp, offset in committed.items() if offset and not self._is_changelog_tp(tp)}
+        targets.update(firsts)
+        # At once, with no await since the thread sought them all: a fetch from the new positions handed over in
+        # the old epoch would leave the new one expecting the committed offset where the fetcher is already past
+        # it (and the old epoch's acks do not count).
+        self._new_epoch(targets, targets)
+        for tp, offset in targets.items():
+            self._read_offset[tp] = offset or None
+        return cast(Mapping[TP, int], committed)  # None where nothing is committed, as aiokafka's
 
     async def _wait_next_records(self, timeout: float) -> Any:
         self._fetch_epochs = dict(self._epochs)
         records, active = await super()._wait_next_records(timeout)
-        spans = getattr(records, "spans", {})  # a FetchedRecords from our consumer thread
-        self._fetched = {TP(tp.topic, tp.partition): (batch[0].offset, batch[-1].offset,
-                                                      spans.get(tp, (None, None)))
-                         for tp, batch in (records or {}).items() if batch}
+        if not isinstance(records, FetchedRecords):  # Faust's own empty map when nothing was fetched
+            if records:  # what to credit would be unknown
+                raise TypeError(f"fetched {type(records).__name__}, not FetchedRecords: is the thread ours?")
+            return records, active
+        self._fetched = {TP(tp.topic, tp.partition): (batch[0].offset, batch[-1].offset, records.spans[tp])
+                         for tp, batch in records.items() if batch}
+        # Partitions whose position moved with no record returned: only markers or aborted records were there.
+        self._stepped = {tp: span for tp, span in records.spans.items() if tp not in self._fetched}
         return records, active
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
         stale: dict[TP, int] = {}
         unseen: dict[TP, int] = {}  # input partition -> the first offset a fetch returned but Faust never handed
-        self._fetched = {}
+        self._fetched, self._stepped = {}, {}
         handed: dict[TP, int] = {}  # partition -> the last offset handed over, in the current epoch
         async for tp, message in super().getmany(timeout):
             epoch = self._fetch_epochs.get(tp, 0)
@@ -162,7 +164,8 @@ class RebalanceSafeConsumer(Consumer):
                 continue
             if not self._is_changelog_tp(tp):  # changelogs are restored, not acked: only the read offset matters
                 if tp in unseen or not self._account(tp, message.offset, first=tp not in handed):
-                    unseen.setdefault(tp, self._next_offset[tp])
+                    if tp not in unseen:
+                        unseen[tp] = self._next_offset[tp]
                     continue
                 self._message_epochs[message] = epoch
             handed[tp] = message.offset
@@ -173,23 +176,32 @@ class RebalanceSafeConsumer(Consumer):
                 self._read_offset[tp] = self._targets.get(tp) or None
         self._account_tails(handed)
         # The dropped records may have come from the new position (fetched after the seek ran in the thread,
-        # requested before it returned here): seek there again so none is skipped.
+        # requested before it returned here): seek there again so none is skipped. So may a position moved
+        # with no record returned, and such a span is no evidence for the new epoch (a seek may have run while
+        # the fetch waited).
+        for tp in self._stepped:
+            if self._fetch_epochs.get(tp, 0) != self._epochs.get(tp, 0) and not self._is_changelog_tp(tp):
+                stale.setdefault(tp, 0)
         for tp, count in stale.items():
             self._stale_records += count
             target = self._targets.get(tp)
-            self.log.info("%s[%d]: dropped %d records fetched before the partition was sought", tp.topic,
-                          tp.partition, count)
+            if count:
+                self.log.info("%s[%d]: dropped %d records fetched before the partition was sought", tp.topic,
+                              tp.partition, count)
             if target is not None and tp in self.assignment():
                 await self.seek(tp, target)
         for tp, offset in unseen.items():
+            if self._epochs.get(tp, 0) != self._fetch_epochs.get(tp, 0):
+                continue  # sought or revoked since: read from the new position anyway
             # From the head, not from the first record missed: the seek's new epoch forgets the acks of what
             # this epoch handed over, so that is read again too (and dropped as a duplicate).
             head = self._head(tp)
+            start = offset if head is None else head
             self._rereads[tp.topic] = self._rereads.get(tp.topic, 0) + 1
             self.log.warning("%s[%d]: records from offset %d were fetched but never handed over; reading again "
-                             "from %d", tp.topic, tp.partition, offset, offset if head is None else head)
+                             "from %d", tp.topic, tp.partition, offset, start)
             if tp in self.assignment():
-                await self.seek(tp, offset if head is None else head)
+                await self.seek(tp, start)
         await self._refetch_changelogs(handed, stale)
 
     def _account(self, tp: TP, offset: int, first: bool) -> bool:
@@ -197,6 +209,8 @@ class RebalanceSafeConsumer(Consumer):
         False when offsets before it may hold records that were fetched but never handed over: the first record
         of a fetch whose span begins past the next offset expected."""
         expected = self._next_offset.get(tp)
+        if first and offset != self._fetched[tp][0]:
+            return False  # Faust skipped the fetch's first records
         if expected is not None and offset > expected:
             start = self._fetched[tp][2][0] if first else expected  # within a fetch, aiokafka stepped over them
             if start is not None and start > expected:
@@ -208,12 +222,16 @@ class RebalanceSafeConsumer(Consumer):
 
     def _account_tails(self, handed: Mapping[TP, int]) -> None:
         """Credit the offsets after the last record of an input fetch that was handed over whole, up to the end
-        of its span: they hold no record (a transaction's marker after its last record)."""
-        for tp, (_, last, (_, end)) in self._fetched.items():
+        of its span, and the spans of input partitions the fetch returned no record of, where they begin at the
+        next offset expected: they hold no record (transaction markers, aborted records)."""
+        ends = {tp: (last + 1, end) for tp, (_, last, (_, end)) in self._fetched.items() if handed.get(tp) == last}
+        for tp, (start, end) in self._stepped.items():
+            if start is not None and start <= self._next_offset.get(tp, -1):
+                ends[tp] = (self._next_offset[tp], end)
+        for tp, (start, end) in ends.items():
             same_epoch = self._fetch_epochs.get(tp, 0) == self._epochs.get(tp, 0)
-            if handed.get(tp) == last and same_epoch and end is not None and end > last + 1 \
-                    and not self._is_changelog_tp(tp):
-                self._gap[tp].addi(last + 1, end)
+            if same_epoch and end is not None and end > start and not self._is_changelog_tp(tp):
+                self._gap[tp].addi(start, end)
                 self._next_offset[tp] = end
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:

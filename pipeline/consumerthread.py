@@ -1,12 +1,16 @@
-"""The thread the worker's consumer runs aiokafka in (faust-streaming 0.15.3): Faust's, changed in two ways.
+"""The thread the worker's consumer runs aiokafka in (faust-streaming 0.15.3): Faust's, changed in three ways.
 
-1. Each fetch reports, per partition it returned records of, its *span*: aiokafka's fetch position before and
-   after it. aiokafka returns the records of a span in order and steps over every offset in it that holds no
-   record a consumer may read (a transaction marker, an aborted or compacted record), so an offset in the span
-   that no returned record has holds none: :class:`pipeline.consumer.RebalanceSafeConsumer` credits exactly
-   those as acked. An offset *before* a span that was never handed over is not such a hole: Faust dropped its
-   record unseen (see the consumer's ``getmany``), and it has to be read again.
-2. A latency fix: Faust has the fetcher wait up to 1.5 s for data (``fetch_max_wait_ms``), and aiokafka leaves
+1. Each fetch reports, per partition it returned records of or moved the position of, its *span*: aiokafka's
+   fetch position before and after it. aiokafka returns the records of a span in order and steps over every
+   offset in it that holds no record a consumer may read (a transaction marker, an aborted or compacted record),
+   so an offset in the span that no returned record has holds none: :class:`pipeline.consumer.RebalanceSafeConsumer`
+   credits exactly those as acked. An offset *before* a span that was never handed over is not such a hole:
+   Faust dropped its record unseen (see the consumer's ``getmany``), and it has to be read again.
+2. :meth:`ConsumerThread.seek_to_committed_or_first` seeks every partition in one step, with no await between
+   the seeks: aiokafka's ``seek_to_committed`` sought each partition right after its own round trip to the
+   broker, so during a rebalance's last seek (the flow runs) records came from some new positions while the
+   consumer still counted the old epochs.
+3. A latency fix: Faust has the fetcher wait up to 1.5 s for data (``fetch_max_wait_ms``), and aiokafka leaves
    out of a fetch every partition whose fetched records are not all taken yet. A batch that takes longer than
    aiokafka's 100 ms prefetch backoff to analyse sends a fetch for only the partitions with no data (the group
    leader's assignor topic): it waits out the whole 1.5 s, and no input is fetched until it returns. The next
@@ -17,6 +21,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Transport
@@ -52,8 +57,32 @@ class ConsumerThread(AIOKafkaConsumerThread):
                                                max_records=max_records)
         after = fetch_positions(consumer)  # no await since the fetcher handed the records over: exact
         fetched = FetchedRecords(records)
-        fetched.spans = {TP(tp.topic, tp.partition): (before.get(tp), after.get(tp)) for tp in records}
+        # Also where the position moved with no record returned: aiokafka stepped over markers or aborted records.
+        moved = {tp for tp, position in after.items() if position != before.get(tp)}
+        fetched.spans = {TP(tp.topic, tp.partition): (before.get(tp), after.get(tp)) for tp in moved | set(records)}
         return fetched
+
+    async def seek_to_committed_or_first(self, is_input: Callable[[TP], bool]) \
+            -> tuple[dict[TP, int | None], dict[TP, int]]:
+        """Seek each assigned partition to its committed offset, and each input partition with none to the first
+        offset of its log. Returns the committed offsets (None where there is none) and those first offsets."""
+        committed: tuple[dict[TP, int | None], dict[TP, int]] = await self.call_thread(
+            self._seek_to_committed_or_first, is_input)
+        return committed
+
+    async def _seek_to_committed_or_first(self, is_input: Callable[[TP], bool]) \
+            -> tuple[dict[TP, int | None], dict[TP, int]]:
+        consumer = self._ensure_consumer()
+        committed = {tp: await consumer.committed(tp) for tp in consumer.assignment()}
+        never = [tp for tp, offset in committed.items() if not offset and is_input(TP(tp.topic, tp.partition))]
+        # An explicit seek to each log's first offset: not aiokafka's seek_to_beginning, a reset that completes
+        # later, while records already flow (measured: with it a worker that joined and took over a killed one
+        # skipped 10-17 records on every partition).
+        firsts = await consumer.beginning_offsets(never) if never else {}
+        for tp, offset in ({tp: offset for tp, offset in committed.items() if offset} | firsts).items():
+            consumer.seek(tp, offset)  # every seek at once: no await in this loop
+        return ({TP(tp.topic, tp.partition): offset for tp, offset in committed.items()},
+                {TP(tp.topic, tp.partition): offset for tp, offset in firsts.items()})
 
 
 def fetch_positions(consumer: Any) -> dict[Any, int]:

@@ -17,7 +17,9 @@ def committable_offset(acked: list[int], acked_index: set[int], gaps: IntervalTr
         return None
     if gaps:
         max_offset = max(acked)
-        credited = [offset for interval in sorted(gaps.overlap(0, max_offset + 1), key=lambda i: i.begin)
+        # Up to a gap that begins right after the last acked offset (a transaction's marker after its last
+        # record): else an idle partition's commit would stay one short of its end.
+        credited = [offset for interval in sorted(gaps.overlap(0, max_offset + 2), key=lambda i: i.begin)
                     for offset in range(interval.begin, interval.end)]
         if credited:
             acked.extend(offset for offset in credited if offset not in acked_index)
