@@ -56,7 +56,7 @@ from typing import Any, cast
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer
 from faust.types import TP, Message
 
-from pipeline.consumerthread import ConsumerThread, FetchedRecords, Span
+from pipeline.consumerthread import ConsumerThread, Fetched, FetchedRecords, Span
 from pipeline.offsets import committable_offset
 
 
@@ -70,7 +70,7 @@ class RebalanceSafeConsumer(Consumer):
         self._next_offset: dict[TP, int] = {}  # per partition: the offset after the last record read in this epoch
         self._holes: set[tuple[TP, int]] = set()  # holes seen at the last check
         self._stale_records = 0  # dropped since the last take_stale_records()
-        self._fetched: dict[TP, tuple[int, int, Span]] = {}  # of the fetch being handed over: first, last, span
+        self._fetched: dict[TP, Fetched] = {}  # of the fetch being handed over
         self._stepped: dict[TP, Span] = {}  # of the same fetch: the spans of partitions with no record in them
         self._rereads: dict[str, int] = {}  # by topic, since the last take_rereads()
 
@@ -91,6 +91,13 @@ class RebalanceSafeConsumer(Consumer):
             else:
                 self._targets.pop(tp, None)
                 self._next_offset.pop(tp, None)
+
+    def _sought(self, targets: Mapping[TP, int]) -> None:
+        """The partitions were sought to ``targets``: a new epoch from there, and Faust's read offsets with it (a
+        record walked in the old epoch may have left one past the new position)."""
+        self._new_epoch(targets, targets)
+        for tp, offset in targets.items():
+            self._read_offset[tp] = offset or None
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         # Faust forgets the committed offsets of ``revoked`` first, then waits for the events in flight and
@@ -118,9 +125,7 @@ class RebalanceSafeConsumer(Consumer):
         # so the records from the new position were dropped as already read and the restore waited forever for
         # the changelog's end (seen: a survivor stuck in recovery after its peer was SIGKILLed).
         await super().seek_wait(partitions)
-        for tp, offset in partitions.items():
-            self._read_offset[tp] = offset or None
-        self._new_epoch(partitions, partitions)
+        self._sought(partitions)
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         # Faust seeks the stream partitions here at the end of a rebalance, after it resumed them: records flow.
@@ -134,9 +139,7 @@ class RebalanceSafeConsumer(Consumer):
         # At once, with no await since the thread sought them all: a fetch from the new positions handed over in
         # the old epoch would leave the new one expecting the committed offset where the fetcher is already past
         # it (and the old epoch's acks do not count).
-        self._new_epoch(targets, targets)
-        for tp, offset in targets.items():
-            self._read_offset[tp] = offset or None
+        self._sought(targets)
         return cast(Mapping[TP, int], committed)  # None where nothing is committed, as aiokafka's
 
     async def _wait_next_records(self, timeout: float) -> Any:
@@ -146,7 +149,7 @@ class RebalanceSafeConsumer(Consumer):
             if records:  # what to credit would be unknown
                 raise TypeError(f"fetched {type(records).__name__}, not FetchedRecords: is the thread ours?")
             return records, active
-        self._fetched = {TP(tp.topic, tp.partition): (batch[0].offset, batch[-1].offset, records.spans[tp])
+        self._fetched = {TP(tp.topic, tp.partition): Fetched(batch[0].offset, batch[-1].offset, records.spans[tp])
                          for tp, batch in records.items() if batch}
         # Partitions whose position moved with no record returned: only markers or aborted records were there.
         self._stepped = {tp: span for tp, span in records.spans.items() if tp not in self._fetched}
@@ -209,10 +212,10 @@ class RebalanceSafeConsumer(Consumer):
         False when offsets before it may hold records that were fetched but never handed over: the first record
         of a fetch whose span begins past the next offset expected."""
         expected = self._next_offset.get(tp)
-        if first and offset != self._fetched[tp][0]:
+        if first and offset != self._fetched[tp].first:
             return False  # Faust skipped the fetch's first records
         if expected is not None and offset > expected:
-            start = self._fetched[tp][2][0] if first else expected  # within a fetch, aiokafka stepped over them
+            start = self._fetched[tp].span[0] if first else expected  # within a fetch, aiokafka stepped over them
             if start is not None and start > expected:
                 return False
             # (No start: aiokafka was resetting an out-of-range position; what lies before is gone from the log.)
@@ -224,7 +227,8 @@ class RebalanceSafeConsumer(Consumer):
         """Credit the offsets after the last record of an input fetch that was handed over whole, up to the end
         of its span, and the spans of input partitions the fetch returned no record of, where they begin at the
         next offset expected: they hold no record (transaction markers, aborted records)."""
-        ends = {tp: (last + 1, end) for tp, (_, last, (_, end)) in self._fetched.items() if handed.get(tp) == last}
+        ends = {tp: (fetched.last + 1, fetched.span[1]) for tp, fetched in self._fetched.items()
+                if handed.get(tp) == fetched.last}
         for tp, (start, end) in self._stepped.items():
             if start is not None and start <= self._next_offset.get(tp, -1):
                 ends[tp] = (self._next_offset[tp], end)

@@ -22,7 +22,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Transport
 from faust.types import TP
@@ -34,6 +34,14 @@ from faust.types import TP
 FETCH_MAX_WAIT_MS = 100
 
 Span = tuple[int | None, int | None]  # the fetch position before and after; None where aiokafka had none
+
+
+class Fetched(NamedTuple):
+    """One partition's part of a fetch: the offsets of its first and last record, and the fetch's span."""
+
+    first: int
+    last: int
+    span: Span
 
 
 class FetchedRecords(dict[Any, list[Any]]):
