@@ -130,12 +130,11 @@ class RebalanceSafeConsumer(Consumer):
     async def seek_to_committed(self) -> Mapping[TP, int]:
         # Faust seeks the stream partitions here at the end of a rebalance, after it resumed them: records flow.
         thread = cast(ConsumerThread, self._thread)
-        committed, firsts = await thread.seek_to_committed_or_first(lambda tp: not self._is_changelog_tp(tp))
+        committed, firsts, targets = await thread.seek_to_committed_or_first(
+            lambda tp: not self._is_changelog_tp(tp))
         if firsts:
             names = ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in firsts))
             self.log.info("no committed offset yet, reading from the start: %s", names)
-        targets = {tp: offset for tp, offset in committed.items() if offset and not self._is_changelog_tp(tp)}
-        targets.update(firsts)
         # At once, with no await since the thread sought them all: a fetch from the new positions handed over in
         # the old epoch would leave the new one expecting the committed offset where the fetcher is already past
         # it (and the old epoch's acks do not count).
@@ -212,8 +211,6 @@ class RebalanceSafeConsumer(Consumer):
         False when offsets before it may hold records that were fetched but never handed over: the first record
         of a fetch whose span begins past the next offset expected."""
         expected = self._next_offset.get(tp)
-        if first and offset != self._fetched[tp].first:
-            return False  # Faust skipped the fetch's first records
         if expected is not None and offset > expected:
             start = self._fetched[tp].span[0] if first else expected  # within a fetch, aiokafka stepped over them
             if start is not None and start > expected:

@@ -71,26 +71,33 @@ class ConsumerThread(AIOKafkaConsumerThread):
         return fetched
 
     async def seek_to_committed_or_first(self, is_input: Callable[[TP], bool]) \
-            -> tuple[dict[TP, int | None], dict[TP, int]]:
+            -> tuple[dict[TP, int | None], dict[TP, int], dict[TP, int]]:
         """Seek each assigned partition to its committed offset, and each input partition with none to the first
-        offset of its log. Returns the committed offsets (None where there is none) and those first offsets."""
-        committed: tuple[dict[TP, int | None], dict[TP, int]] = await self.call_thread(
+        offset of its log. Returns the committed offsets (None where there is none), those first offsets, and
+        where the input partitions were sought to."""
+        sought: tuple[dict[TP, int | None], dict[TP, int], dict[TP, int]] = await self.call_thread(
             self._seek_to_committed_or_first, is_input)
-        return committed
+        return sought
 
     async def _seek_to_committed_or_first(self, is_input: Callable[[TP], bool]) \
-            -> tuple[dict[TP, int | None], dict[TP, int]]:
+            -> tuple[dict[TP, int | None], dict[TP, int], dict[TP, int]]:
         consumer = self._ensure_consumer()
-        committed = {tp: await consumer.committed(tp) for tp in consumer.assignment()}
+        assigned = list(consumer.assignment())
+        # One request for them all (aiokafka's committed() makes one a partition); -1: nothing committed.
+        found = await consumer._coordinator.fetch_committed_offsets(assigned) if assigned else {}
+        committed = {tp: found[tp].offset if tp in found and found[tp].offset != -1 else None for tp in assigned}
         never = [tp for tp, offset in committed.items() if not offset and is_input(TP(tp.topic, tp.partition))]
         # An explicit seek to each log's first offset: not aiokafka's seek_to_beginning, a reset that completes
         # later, while records already flow (measured: with it a worker that joined and took over a killed one
         # skipped 10-17 records on every partition).
         firsts = await consumer.beginning_offsets(never) if never else {}
-        for tp, offset in ({tp: offset for tp, offset in committed.items() if offset} | firsts).items():
+        targets = {tp: offset for tp, offset in committed.items() if offset} | firsts
+        for tp, offset in targets.items():
             consumer.seek(tp, offset)  # every seek at once: no await in this loop
         return ({TP(tp.topic, tp.partition): offset for tp, offset in committed.items()},
-                {TP(tp.topic, tp.partition): offset for tp, offset in firsts.items()})
+                {TP(tp.topic, tp.partition): offset for tp, offset in firsts.items()},
+                {TP(tp.topic, tp.partition): offset for tp, offset in targets.items()
+                 if is_input(TP(tp.topic, tp.partition))})
 
 
 def fetch_positions(consumer: Any) -> dict[Any, int]:

@@ -326,14 +326,17 @@ def test_the_thread_seeks_every_partition_at_once_after_its_round_trips() -> Non
         TopicPartition(CHANGELOG.topic, 0)
     events: list[str] = []
 
+    class Coordinator:
+        async def fetch_committed_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, Any]:
+            await asyncio.sleep(0)  # a round trip: the thread's loop runs fetches meanwhile
+            events.append("committed " + ",".join(sorted(tp.topic for tp in tps)))
+            return {window: SimpleNamespace(offset=24), raw: SimpleNamespace(offset=-1)}  # -1: none committed
+
     class AIOKafkaConsumer:
+        _coordinator = Coordinator()
+
         def assignment(self) -> set[TopicPartition]:
             return {raw, window, changelog}
-
-        async def committed(self, tp: TopicPartition) -> int | None:
-            await asyncio.sleep(0)  # a round trip: the thread's loop runs fetches meanwhile
-            events.append(f"committed {tp.topic}")
-            return 24 if tp == window else None
 
         async def beginning_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
             await asyncio.sleep(0)
@@ -345,12 +348,14 @@ def test_the_thread_seeks_every_partition_at_once_after_its_round_trips() -> Non
 
     thread = ConsumerThread.__new__(ConsumerThread)
     thread._consumer = AIOKafkaConsumer()  # type: ignore[assignment]
-    committed, firsts = asyncio.run(thread._seek_to_committed_or_first(lambda tp: not tp.topic.endswith("changelog")))
+    committed, firsts, targets = asyncio.run(
+        thread._seek_to_committed_or_first(lambda tp: not tp.topic.endswith("changelog")))
     assert committed == {TP("articles.raw.v1", 0): None, INPUT: 24, CHANGELOG: None}
-    assert firsts == {TP("articles.raw.v1", 0): 3}
+    assert firsts == {TP("articles.raw.v1", 0): 3} and targets == {TP("articles.raw.v1", 0): 3, INPUT: 24}
+    assert len([event for event in events if event.startswith("committed")]) == 1  # one request for them all
     seeks = [event for event in events if event.startswith("seek")]
     assert sorted(seeks) == ["seek articles.raw.v1 3", f"seek {INPUT.topic} 24"]
-    assert events[-2:] == seeks or events[-2:] == seeks[::-1]  # after every round trip, none between them
+    assert events[-2:] == seeks  # after every round trip, none between them
 
 
 def test_the_epochs_move_on_with_the_committed_offsets_sought_in_one_step(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -359,10 +364,10 @@ def test_the_epochs_move_on_with_the_committed_offsets_sought_in_one_step(monkey
     consumer._read_offset[INPUT] = 40  # left by records handed over in the old epoch
     records: list[Any] = []
 
-    async def seek_to_committed_or_first(is_input: Callable[[TP], bool]) -> tuple[dict[TP, int | None],
-                                                                                  dict[TP, int]]:
+    async def seek_to_committed_or_first(
+            is_input: Callable[[TP], bool]) -> tuple[dict[TP, int | None], dict[TP, int], dict[TP, int]]:
         assert is_input(INPUT) and not is_input(CHANGELOG)
-        return {INPUT: 24, raw: None, CHANGELOG: None}, {raw: 0}
+        return {INPUT: 24, raw: None, CHANGELOG: None}, {raw: 0}, {INPUT: 24, raw: 0}
 
     thread.seek_to_committed_or_first = seek_to_committed_or_first  # type: ignore[attr-defined]
 
