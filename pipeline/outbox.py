@@ -17,8 +17,8 @@ never holds part of an event's outputs without also committing its offset.
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -83,7 +83,7 @@ class Outbox:
                     attempt += 1
                     await self._failed(item.channel, attempt)
                     await self._produce(item)
-        for name, count in collections.Counter(topic_name(item.channel) for item in pending).items():
+        for name, count in Counter(topic_name(item.channel) for item in pending).items():
             self.metrics.messages_sent.labels(name).inc(count)
 
     async def send_and_settle(self, channel: ChannelT[Any], key: bytes, value: Any,

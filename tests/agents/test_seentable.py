@@ -16,6 +16,7 @@ import pytest
 from pipeline.settings import Settings
 from tests.agents.test_agents import Harness, make_harness
 from tests.helpers import encode, raw_article
+from tests.integration.conftest import metric
 
 
 class RecordingProducer:
@@ -47,12 +48,6 @@ async def recorded(tmp_path: Path) -> tuple[Harness, RecordingProducer]:
     return harness, producer
 
 
-def _failures(harness: Harness, topic: str) -> float:
-    prefix = f'pipeline_send_failures_total{{topic="{topic}"}} '
-    lines = [line for line in harness.metrics().splitlines() if line.startswith(prefix)]
-    return float(lines[0].split()[-1]) if lines else 0.0
-
-
 async def test_a_batch_hands_its_seen_entries_to_the_producer_after_its_outputs(
         recorded: tuple[Harness, RecordingProducer]) -> None:
     harness, producer = recorded
@@ -70,7 +65,7 @@ async def test_a_batch_hands_its_seen_entries_to_the_producer_after_its_outputs(
     producer.acks[0].set_result(None)
     producer.acks[1].set_exception(RuntimeError("NOT_LEADER_OR_FOLLOWER"))
     await asyncio.sleep(0)  # the done callbacks
-    assert _failures(harness, name) == 1.0
+    assert metric(harness.metrics(), "pipeline_send_failures_total", f'topic="{name}"') == 1.0
 
 
 async def test_tombstones_keep_their_place_and_failures_are_counted(

@@ -90,7 +90,7 @@ def test_the_seen_table_survives_a_sigkill_on_apache_kafka(
     worker.start(ready_timeout=90)
     produce(apache_kafka.bootstrap, keyed(articles))
     # At least: the restarted worker may also read again what the first processed after its last commit.
-    duplicates = wait_metric(worker, "pipeline_articles_duplicate_total", len(articles))
+    wait_metric(worker, "pipeline_articles_duplicate_total", len(articles))
     wait_caught_up(apache_kafka.bootstrap, stack.settings.app_id)  # every copy processed, not only 300 of them
     text = worker.scrape() or ""
     duplicates = metric(text, "pipeline_articles_duplicate_total")
