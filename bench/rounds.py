@@ -40,6 +40,21 @@ def ratios(offline: dict[str, float], naive: dict[str, Any], one: dict[str, Any]
     }
 
 
+def scale_out(one: dict[str, Any], two: dict[str, Any], cores: int) -> dict[str, float]:
+    """What bounds 5/4 on this machine, from the CPU the two drains used (empty without the broker's CPU):
+    ``ceiling`` is the machine's cores over the cores one worker's drain kept busy (its worker and the broker),
+    the most two workers could reach if sharing the cores cost them nothing; ``sharing_cost`` is the CPU an
+    article of the two-worker drain (workers and broker) over the one-worker drain's. With every core busy, 5/4
+    is about ``ceiling / sharing_cost``; below it, the two workers left cores idle."""
+    keys = ("worker_cpu_ms_per_article", "broker_cpu_ms_per_article")
+    if not all(key in run for run in (one, two) for key in keys) or not one[RATE]:
+        return {}
+    one_ms, two_ms = (sum(run[key] for key in keys) for run in (one, two))
+    ceiling = cores / (one[RATE] * one_ms / 1000)
+    return {"ceiling": round(ceiling, 3), "sharing_cost": round(two_ms / one_ms, 3),
+            "ceiling_over_sharing_cost": round(ceiling * one_ms / two_ms, 3)}
+
+
 def _best(stage_rounds: list[dict[str, Any]]) -> dict[str, Any]:
     """The round with the highest rate among those that finished (``unfinished`` marks one that did not)."""
     finished = [r for r in stage_rounds if "unfinished" not in r]
@@ -60,9 +75,9 @@ def latency(one_rounds: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
-def summarise(rounds: list[Round]) -> dict[str, Any]:
+def summarise(rounds: list[Round], cores: int) -> dict[str, Any]:
     """Each stage's best round (offline: each of its two figures' best), the median latency, the peak RSS of any
-    round, and the ratios of the bests and of each round."""
+    round, the ratios of the bests and of each round, and what bounds 5/4 on a machine of ``cores``."""
     if not rounds:
         raise ValueError("no rounds to summarise")
     offline = {key: max(r["offline"][key] for r in rounds) for key in (VADER, ANALYZE)}
@@ -76,4 +91,6 @@ def summarise(rounds: list[Round]) -> dict[str, Any]:
         "peak_rss_mb": max(r.get("peak_rss_mb", 0.0) for r in one_rounds),
         "ratios": ratios(offline, naive, one, two),
         "ratios_per_round": [ratios(r["offline"], r["naive"], r["pipeline_1"], r["pipeline_2"]) for r in rounds],
+        "scale_out": scale_out(one, two, cores),
+        "scale_out_per_round": [scale_out(r["pipeline_1"], r["pipeline_2"], cores) for r in rounds],
     }

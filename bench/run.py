@@ -229,7 +229,7 @@ def main() -> None:
         round_started = time.monotonic()
         rounds.append(one_round(bench, index))
         longest = max(longest, time.monotonic() - round_started)
-    summary = summarise(rounds)
+    summary = summarise(rounds, os.cpu_count() or 1)
     state = state_memory(args.state_articles)
     state["estimated_worker_rss_mb"] = round(summary["peak_rss_mb"] + state["state_mb"], 1)
     results: dict[str, Any] = {
@@ -271,8 +271,13 @@ def print_table(results: dict[str, Any]) -> None:
     print(f"state of {state['articles']} articles within a week: {state['state_mb']} MB "
           f"({state['bytes_per_article']} bytes each); worker RSS estimate {state['estimated_worker_rss_mb']} MB")
     print("ratios of the best rounds: " + ", ".join(f"{k} {v}" for k, v in results["ratios"].items()))
-    for index, ratios in enumerate(results["ratios_per_round"], 1):
-        print(f"  round {index}: " + ", ".join(f"{k} {v}" for k, v in ratios.items()))
+    for index, (ratios, bound) in enumerate(zip(results["ratios_per_round"], results["scale_out_per_round"],
+                                                strict=True), 1):
+        print(f"  round {index}: " + ", ".join(f"{k} {v}" for k, v in {**ratios, **bound}.items()))
+    if bound := results["scale_out"]:
+        print(f"5/4 on this machine: at most {bound['ceiling']} if sharing its cores cost nothing ({os.cpu_count()} "
+              f"cores over those one worker's drain kept busy); two workers spent {bound['sharing_cost']}x the CPU "
+              f"an article, so about {bound['ceiling_over_sharing_cost']} with every core busy")
     print(f"{results['seconds']} s; raw figures: {RESULTS}")
 
 

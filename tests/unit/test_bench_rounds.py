@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bench.rounds import STAGES, round_order, summarise
+from bench.rounds import STAGES, round_order, scale_out, summarise
 
 
 def a_round(vader: float, analyze: float, naive: float, one: float, two: float, p99: float,
@@ -30,7 +30,7 @@ def test_each_stage_is_its_best_round_and_the_ratios_are_of_the_bests() -> None:
     rounds = [a_round(800, 1600, 200, 700, 1000, p99=90),
               a_round(850, 1500, 180, 800, 1300, p99=300, rss=110),
               a_round(700, 1700, 210, 650, 900, p99=120)]
-    summary = summarise(rounds)
+    summary = summarise(rounds, cores=2)
 
     assert summary["offline"] == {"vader_every_sentence_articles_per_second": 850,
                                   "analyze_articles_per_second": 1700}
@@ -45,7 +45,7 @@ def test_each_stage_is_its_best_round_and_the_ratios_are_of_the_bests() -> None:
 
 
 def test_latency_is_each_figures_median_over_the_rounds_not_the_best() -> None:
-    summary = summarise([a_round(800, 1600, 200, 700, 1000, p99=p99) for p99 in (300, 60, 150)])
+    summary = summarise([a_round(800, 1600, 200, 700, 1000, p99=p99) for p99 in (300, 60, 150)], cores=2)
     latency = summary["latency"]
     assert latency["latency_p99_ms"] == 150
     assert latency["latency_p99_ms_per_round"] == [300, 60, 150]
@@ -55,12 +55,30 @@ def test_latency_is_each_figures_median_over_the_rounds_not_the_best() -> None:
 def test_an_unfinished_two_worker_round_is_never_the_best() -> None:
     rounds = [a_round(800, 1600, 200, 700, 0.0, p99=90, unfinished="timed out"),
               a_round(800, 1600, 200, 700, 900, p99=90)]
-    assert summarise(rounds)["pipeline_2"]["articles_per_second"] == 900
-    only_unfinished = summarise(rounds[:1])["pipeline_2"]
+    assert summarise(rounds, cores=2)["pipeline_2"]["articles_per_second"] == 900
+    only_unfinished = summarise(rounds[:1], cores=2)["pipeline_2"]
     assert only_unfinished["unfinished"] == "timed out"
-    assert summarise(rounds[:1])["ratios"]["two_workers_vs_one"] == 0.0
+    assert summarise(rounds[:1], cores=2)["ratios"]["two_workers_vs_one"] == 0.0
 
 
 def test_no_rounds_is_an_error_not_an_empty_report() -> None:
     with pytest.raises(ValueError):
-        summarise([])
+        summarise([], cores=2)
+
+
+def test_scale_out_bounds_two_workers_by_the_cores_one_worker_left_and_what_sharing_cost() -> None:
+    # One worker at 1,000/s on 1.0 ms and the broker on 0.25: 1.25 of 2 cores busy, so two could reach 1.6x at
+    # best; they spent 1.5 ms an article between them (1.2x), so about 1.333x with both cores busy.
+    one = {"articles_per_second": 1000.0, "worker_cpu_ms_per_article": 1.0, "broker_cpu_ms_per_article": 0.25}
+    two = {"articles_per_second": 1300.0, "worker_cpu_ms_per_article": 1.25, "broker_cpu_ms_per_article": 0.25}
+    assert scale_out(one, two, cores=2) == {"ceiling": 1.6, "sharing_cost": 1.2, "ceiling_over_sharing_cost": 1.333}
+    assert scale_out(one, two, cores=4)["ceiling"] == 3.2
+
+
+def test_scale_out_is_left_out_without_the_brokers_cpu_or_a_two_worker_drain() -> None:
+    one = {"articles_per_second": 1000.0, "worker_cpu_ms_per_article": 1.0}
+    assert scale_out(one, {**one, "broker_cpu_ms_per_article": 0.2}, cores=2) == {}
+    unfinished = {"articles_per_second": 0.0, "unfinished": "timed out"}
+    assert scale_out({**one, "broker_cpu_ms_per_article": 0.2}, unfinished, cores=2) == {}
+    rounds = [a_round(800, 1600, 200, 700, 1000, p99=90)]
+    assert summarise(rounds, cores=2)["scale_out"] == {}
