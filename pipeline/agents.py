@@ -11,7 +11,6 @@ Two stages:
 
 from __future__ import annotations
 
-import base64
 import logging
 import time
 import weakref
@@ -26,10 +25,11 @@ from faust.types import ChannelT, EventT, StreamT
 from pipeline.aggregate import Contribution, Outcome, WindowBook, iso, window_key
 from pipeline.analysis import Analyzer
 from pipeline.consumer import RebalanceSafeConsumer
+from pipeline.deadletters import DeadLetters
 from pipeline.dedup import packed_window, parse_seen, same_content, seen_entry, seen_key
 from pipeline.metrics import PipelineMetrics, window_label
 from pipeline.outbox import Outbox, PartitionRevoked, Pending
-from pipeline.records import DeadLetter, EnrichedArticle, ReciprocitySignal
+from pipeline.records import EnrichedArticle, ReciprocitySignal
 from pipeline.seentable import SeenTable
 from pipeline.settings import Settings
 from pipeline.topics import RAW, TABLES, WINDOW_INPUT
@@ -76,6 +76,7 @@ class Pipeline:
         self.metrics = metrics
         self.analyzer = analyzer
         self.outbox = Outbox(app, metrics, settings.processing_guarantee == "exactly_once")
+        self.dead_letters = DeadLetters(self.outbox, metrics, analyzer.version)
         # Seen key (a hash of the article id) -> its seen entry (pipeline.dedup): dedup at the door,
         # co-partitioned with the raw topic; held compactly in memory (pipeline.seenindex).
         self.seen = SeenTable(app, name="seen-articles", default=None, beacon=app.tables.beacon,
@@ -163,7 +164,7 @@ class Pipeline:
         now = time.time()
         result = validate_raw(value, self.settings.max_article_bytes, now + self.settings.max_future_seconds)
         if isinstance(result, Rejection):
-            return _Outputs([self.dead_letter(event, result)])
+            return _Outputs([self.dead_letters.queue(self.channels.dlq, event, result)])
         article = result.article
         key = seen_key(article.id)
         previous = batch.get(key) or self.seen.get(key) or self._seen_before_upgrade(article.id)
@@ -172,7 +173,7 @@ class Pipeline:
             if same_content(stored_hash, result.content_hash):
                 self.metrics.articles_duplicate.inc()
                 return _Outputs([])
-            return _Outputs([self.dead_letter(event, Rejection(
+            return _Outputs([self.dead_letters.queue(self.channels.dlq, event, Rejection(
                 "id_reused", f"id {article.id!r} was first seen with other content at {iso(first_seen)}"))])
         partition = max(int(getattr(event.message, "partition", 0) or 0), 0)
         entry = seen_entry(result.content_hash, now, partition)
@@ -182,8 +183,8 @@ class Pipeline:
             enriched = self.analyzer.analyze(article)
         except Exception as exc:  # a rule bug must not stop the stream: the article goes to the DLQ
             log.exception("analysis failed for %r", article.id)
-            return _Outputs([self.dead_letter(event, Rejection("analysis_error", repr(exc)))], key, entry,
-                            partition=partition)
+            letter = self.dead_letters.queue(self.channels.dlq, event, Rejection("analysis_error", repr(exc)))
+            return _Outputs([letter], key, entry, partition=partition)
         contribution = Contribution.from_enriched(enriched, result.published_ts, partition)
         sends = [
             self.outbox.queue(self.channels.enriched, article.id.encode(), EnrichedArticle(**enriched), event),
@@ -251,7 +252,7 @@ class Pipeline:
                 if outcome.counted:
                     self.metrics.window_articles.labels(label).inc()
             if outcome.too_late:
-                sends.append(self.dead_letter(event, Rejection(
+                sends.append(self.dead_letters.queue(self.channels.dlq, event, Rejection(
                     "too_late", f"published {iso(contribution.ts)}, older than the windows kept"), original=item))
             sends.extend(self._queue_signals(event, outcome))
         return sends
@@ -285,36 +286,6 @@ class Pipeline:
     async def _tick(self) -> None:
         # From a timer, outside any transaction: a tick changes nothing twice (it only closes what is due).
         await self.outbox.send_and_settle(self.channels.window_input, b"w", {"type": "tick", "now": time.time()}, None)
-
-    # -- shared -----------------------------------------------------------------------------------
-    def dead_letter(self, event: EventT[Any], rejection: Rejection, original: Any = None) -> Pending:
-        """``original``: the part of ``event`` that was rejected, when it was not the whole message."""
-        self.metrics.articles_dead_lettered.labels(rejection.reason).inc()
-        original, encoding = _original(event.value if original is None else original)
-        message = event.message
-        letter = DeadLetter(
-            schema_version=1, reason=rejection.reason, error=rejection.error[:2000],
-            source_topic=message.topic or RAW.name if message is not None else RAW.name,
-            source_partition=max(int(getattr(message, "partition", 0) or 0), 0),
-            source_offset=max(int(getattr(message, "offset", 0) or 0), 0),
-            original=original, original_encoding=encoding, first_seen_at=iso(time.time()),
-            analyzer_version=self.analyzer.version,
-        )
-        key = event.key if isinstance(event.key, bytes) else None
-        return self.outbox.queue(self.channels.dlq, key or b"", letter, event)
-
-
-def _original(value: Any) -> tuple[str, str]:
-    if value is None:
-        return "", "utf-8"
-    if not isinstance(value, bytes):
-        import json
-
-        return json.dumps(value, ensure_ascii=False), "utf-8"
-    try:
-        return value.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        return base64.b64encode(value).decode("ascii"), "base64"
 
 
 def _parse_start(signal: dict[str, Any]) -> int:
