@@ -53,14 +53,15 @@ import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, cast
 
-from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import TP, Message
 
+from pipeline.commits import TransactionalCommits
 from pipeline.consumerthread import ConsumerThread, Fetched, FetchedRecords, Span
 from pipeline.offsets import committable_offset
 
 
-class RebalanceSafeConsumer(Consumer):
+class RebalanceSafeConsumer(TransactionalCommits):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._epochs: dict[TP, int] = {}  # bumped on every seek, revoke and assignment of the partition
@@ -102,7 +103,10 @@ class RebalanceSafeConsumer(Consumer):
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         # Faust forgets the committed offsets of ``revoked`` first, then waits for the events in flight and
         # commits what they acked (the next owner starts there): keep each head for that commit's check. The
-        # epoch moves on only after, so those acks count.
+        # epoch moves on only after, so those acks count. Under exactly_once that commit found nothing (Faust
+        # forgets the acks too) and left the transactions open: commit first (pipeline/commits.py).
+        if self.in_transaction:
+            await self.commit_before_revoke()
         for tp in revoked:
             head = self._head(tp)
             if head is not None:

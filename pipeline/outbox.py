@@ -27,6 +27,7 @@ from typing import Any
 import faust
 from faust.types import ChannelT, EventT
 
+from pipeline.commits import TransactionalCommits
 from pipeline.metrics import PipelineMetrics
 
 log = logging.getLogger(__name__)
@@ -93,21 +94,12 @@ class Outbox:
     @asynccontextmanager
     async def commits_held(self) -> AsyncIterator[None]:
         """exactly_once: no offset commit (and so no transaction commit) until the outputs are settled."""
-        if not self.exactly_once:
+        consumer: Any = self.app.consumer
+        if not self.exactly_once or not isinstance(consumer, TransactionalCommits):
             yield
             return
-        consumer: Any = self.app.consumer
-        await consumer.maybe_wait_for_commit_to_finish()
-        # Faust lets one commit run at a time through this future: a commit that finds it set waits for it and
-        # then skips (the next commit interval takes the offsets).
-        hold = asyncio.get_running_loop().create_future()
-        consumer._commit_fut = hold
-        try:
+        async with consumer.hold_commits():
             yield
-        finally:
-            if consumer._commit_fut is hold:
-                consumer._commit_fut = None
-            hold.set_result(None)
 
     async def _produce(self, item: Pending) -> None:
         """Hand ``item`` to the producer (again), retrying until the producer takes it."""
