@@ -53,6 +53,30 @@ def make_articles(n: int, prefix: str) -> list[dict[str, Any]]:
     return articles
 
 
+def chunks(items: list[Any], n: int) -> list[list[Any]]:
+    size = -(-len(items) // n)
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def feed_until_shared(bootstrap: str, workers: list[WorkerProcess], batches: list[list[dict[str, Any]]],
+                      at_most: int) -> tuple[int, list[bool]]:
+    """Produce ``batches`` one at a time (at most ``at_most`` of them) until every worker has received articles
+    (the group settles a few seconds after the second joins) and one applies window contributions. Returns how
+    many batches were sent and which worker owns the window stage; fails if that never happened."""
+    sent, owner = 0, [False] * len(workers)
+    while sent < at_most:
+        produce(bootstrap, keyed(batches[sent]))
+        sent += 1
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            texts = [w.scrape() or "" for w in workers]
+            owner = [metric(t, "pipeline_window_articles_total", 'window="1d"') > 0 for t in texts]
+            if all(metric(t, "pipeline_articles_received_total") > 0 for t in texts) and any(owner):
+                return sent, owner
+            time.sleep(0.1)
+    raise AssertionError(f"after {sent} batches a worker had received nothing, or none applied a contribution")
+
+
 def encode(article: dict[str, Any]) -> bytes:
     return json.dumps(article, ensure_ascii=False).encode()
 

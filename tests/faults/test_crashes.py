@@ -11,16 +11,19 @@ import pytest
 
 from pipeline.broker import ApacheKafka
 from tests.faults.conftest import Broker, Stack
-from tests.faults.harness import check_exactly_once, keyed, make_articles, produce, wait_metric
+from tests.faults.harness import (
+    check_exactly_once,
+    chunks,
+    feed_until_shared,
+    keyed,
+    make_articles,
+    produce,
+    wait_metric,
+)
 from tests.integration.conftest import metric
 
 pytestmark = pytest.mark.integration
 RECEIVED = "pipeline_articles_received_total"
-
-
-def chunks(items: list[Any], n: int) -> list[list[Any]]:
-    size = -(-len(items) // n)
-    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 def test_worker_sigkilled_three_times(
@@ -71,24 +74,7 @@ def test_two_workers_one_sigkilled(
     articles = make_articles(200, "pair")
     first, second = stack.worker(), stack.worker()
     batches = chunks(articles, 20)
-    sent = 0
-    # Feed small batches until both workers own raw partitions (the group settles a few seconds after the
-    # second joins) and one of them owns the window stage.
-    window_owner = [False, False]
-    while sent < len(batches) // 2:
-        produce(any_broker.bootstrap, keyed(batches[sent]))
-        sent += 1
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline:
-            texts = [w.scrape() or "" for w in (first, second)]
-            window_owner = [metric(t, "pipeline_window_articles_total", 'window="1d"') > 0 for t in texts]
-            if all(metric(t, RECEIVED) > 0 for t in texts) and any(window_owner):
-                break
-            time.sleep(0.1)
-        else:
-            continue
-        break
-    assert all(metric(w.scrape() or "", RECEIVED) > 0 for w in (first, second)), "one worker got no partition"
+    sent, window_owner = feed_until_shared(any_broker.bootstrap, [first, second], batches, len(batches) // 2)
     victim, survivor = (first, second) if window_owner[0] else (second, first)
     produce(any_broker.bootstrap, keyed(batches[sent]))
     sent += 1

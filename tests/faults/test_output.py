@@ -12,7 +12,15 @@ from kafka.admin import ConfigResource, ConfigResourceType
 from pipeline.broker import ApacheKafka
 from pipeline.topics import ENRICHED
 from tests.faults.conftest import Stack
-from tests.faults.harness import check_exactly_once, keyed, make_articles, produce, wait_metric
+from tests.faults.harness import (
+    check_exactly_once,
+    chunks,
+    feed_until_shared,
+    keyed,
+    make_articles,
+    produce,
+    wait_metric,
+)
 
 pytestmark = pytest.mark.integration
 SEND_FAILURES = "pipeline_send_failures_total"
@@ -33,6 +41,35 @@ def test_exactly_once_through_a_sigkill_on_apache_kafka(
     # read_committed: records of the transactions the crash aborted must not show; each id exactly once.
     check_exactly_once(apache_kafka.bootstrap, articles, figures, isolation_level="read_committed",
                        enriched_exactly_once=True)
+
+
+def test_exactly_once_two_workers_then_the_first_sigkilled_on_apache_kafka(
+        apache_kafka: ApacheKafka, stack_for: Any, figures: dict[str, Any]) -> None:
+    """Two workers under exactly_once: each has a transactional producer per input partition it owns; the owner
+    of the window input sends the signals in that partition's transactions, and both send ticks outside any. The
+    second joins while the first is busy (transactions move with the partitions, and the second restores the
+    seen entries of those it takes over), then the first is SIGKILLed mid-stream: its open transactions are
+    aborted when the survivor takes its partitions over, and the survivor keeps the ones it restored. Read
+    committed, every window counts each article once and the enriched topic holds each id once. In a first form
+    of this test (the window owner killed, after a backlog) the survivor crashed on its recovery in 2 runs of 11
+    (``ConsistencyError``; pipeline/consumerthread.py). Whether it does depends on what each worker restored
+    before: this test does not provoke it every time (with that fix undone it passed 5 of 5 once the commit
+    before a revoke, pipeline/commits.py, was in), so tests/unit/test_commits.py checks where the highwaters
+    come from."""
+    stack: Stack = stack_for(apache_kafka, processing_guarantee="exactly_once")
+    articles = make_articles(400, "eos-pair")
+    batches = chunks(articles, 20)
+    first, second = stack.worker(), stack.worker()
+    sent, owner = feed_until_shared(apache_kafka.bootstrap, [first, second], batches, len(batches) // 2)
+    produce(apache_kafka.bootstrap, keyed(batches[sent]))
+    first.kill()
+    for batch in batches[sent + 1:]:
+        produce(apache_kafka.bootstrap, keyed(batch))
+    figures.update(sent=len(articles), faults="SIGKILL the first of two workers, exactly_once",
+                   killed_after_batches=sent + 1, killed_owned_the_window_stage=owner[0])
+    check_exactly_once(apache_kafka.bootstrap, articles, figures, isolation_level="read_committed",
+                       enriched_exactly_once=True)
+    assert second.process is not None and second.process.poll() is None
 
 
 def _set_topic_config(bootstrap: str, topic: str, configs: dict[str, str]) -> None:
