@@ -50,6 +50,8 @@ def scale_out(one: dict[str, Any], two: dict[str, Any], cores: int) -> dict[str,
     if not all(key in run for run in (one, two) for key in keys) or not one[RATE]:
         return {}
     one_ms, two_ms = (sum(run[key] for key in keys) for run in (one, two))
+    if not one_ms:  # CPU figures are rounded to 0.01 ms
+        return {}
     ceiling = cores / (one[RATE] * one_ms / 1000)
     return {"ceiling": round(ceiling, 3), "sharing_cost": round(two_ms / one_ms, 3),
             "ceiling_over_sharing_cost": round(ceiling * one_ms / two_ms, 3)}

@@ -229,11 +229,12 @@ def main() -> None:
         round_started = time.monotonic()
         rounds.append(one_round(bench, index))
         longest = max(longest, time.monotonic() - round_started)
-    summary = summarise(rounds, os.cpu_count() or 1)
+    cores = len(os.sched_getaffinity(0))  # the cores this run may use (a container may allow fewer)
+    summary = summarise(rounds, cores)
     state = state_memory(args.state_articles)
     state["estimated_worker_rss_mb"] = round(summary["peak_rss_mb"] + state["state_mb"], 1)
     results: dict[str, Any] = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": f"{platform.machine()}, {cores} cores, Python {platform.python_version()}", "cores": cores,
         "articles": len(bench.articles), "broker": bench.broker, "analysis_compiled": compiled(),
         "latency_publisher": paced_publisher(),
         "rounds_run": len(rounds), **summary, "state": state, "rounds": rounds,
@@ -275,7 +276,7 @@ def print_table(results: dict[str, Any]) -> None:
                                                 strict=True), 1):
         print(f"  round {index}: " + ", ".join(f"{k} {v}" for k, v in {**ratios, **bound}.items()))
     if bound := results["scale_out"]:
-        print(f"5/4 on this machine: at most {bound['ceiling']} if sharing its cores cost nothing ({os.cpu_count()} "
+        print(f"5/4 on this machine: at most {bound['ceiling']} if sharing its cores cost nothing ({results['cores']} "
               f"cores over those one worker's drain kept busy); two workers spent {bound['sharing_cost']}x the CPU "
               f"an article, so about {bound['ceiling_over_sharing_cost']} with every core busy")
     print(f"{results['seconds']} s; raw figures: {RESULTS}")

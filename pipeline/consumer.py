@@ -106,7 +106,10 @@ class RebalanceSafeConsumer(TransactionalCommits):
         # epoch moves on only after, so those acks count. Under exactly_once that commit found nothing (Faust
         # forgets the acks too) and left the transactions open: commit first (pipeline/commits.py).
         if self.in_transaction:
-            await self.commit_before_revoke()
+            try:
+                await self.commit_before_revoke()
+            except Exception:  # the revoke must go on: what was not committed is read again
+                self.log.exception("commit before giving partitions up failed")
         for tp in revoked:
             head = self._head(tp)
             if head is not None:

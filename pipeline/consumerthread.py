@@ -22,6 +22,8 @@
    assigned since (a rebalance makes every assignment new): the highwater came out as -1, and a worker that
    kept a changelog partition it had restored before crashed on recovery's consistency check (``ConsistencyError``:
    the persisted offset "is higher than the last offset in that topic"). Seen in a survivor of a SIGKILLed peer.
+   Recovery reads at read_committed too, so what it restored never passes the last stable offset the broker
+   reports (an open transaction, such as a killed peer's until its transactional id is taken over, holds both).
 """
 
 from __future__ import annotations

@@ -94,10 +94,12 @@ class Outbox:
     @asynccontextmanager
     async def commits_held(self) -> AsyncIterator[None]:
         """exactly_once: no offset commit (and so no transaction commit) until the outputs are settled."""
-        consumer: Any = self.app.consumer
-        if not self.exactly_once or not isinstance(consumer, TransactionalCommits):
+        if not self.exactly_once:
             yield
             return
+        consumer: Any = self.app.consumer
+        if not isinstance(consumer, TransactionalCommits):
+            raise TypeError(f"exactly_once needs the worker's consumer, not {type(consumer).__name__}")
         async with consumer.hold_commits():
             yield
 

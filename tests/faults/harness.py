@@ -62,7 +62,8 @@ def feed_until_shared(bootstrap: str, workers: list[WorkerProcess], batches: lis
                       at_most: int) -> tuple[int, list[bool]]:
     """Produce ``batches`` one at a time (at most ``at_most`` of them) until every worker has received articles
     (the group settles a few seconds after the second joins) and one applies window contributions. Returns how
-    many batches were sent and which worker owns the window stage; fails if that never happened."""
+    many batches were sent and which worker owns the window stage; fails if that never happened (a test that
+    went on would not know which worker it kills)."""
     sent, owner = 0, [False] * len(workers)
     while sent < at_most:
         produce(bootstrap, keyed(batches[sent]))

@@ -49,8 +49,8 @@ def test_exactly_once_two_workers_then_the_first_sigkilled_on_apache_kafka(
     of the window input sends the signals in that partition's transactions, and both send ticks outside any. The
     second joins while the first is busy (transactions move with the partitions, and the second restores the
     seen entries of those it takes over), then the first is SIGKILLed mid-stream: its open transactions are
-    aborted when the survivor takes its partitions over, and the survivor keeps the ones it restored. Read
-    committed, every window counts each article once and the enriched topic holds each id once. In a first form
+    aborted when the survivor takes its partitions over, and the survivor keeps the ones it restored. Every
+    window counts each article once, and the enriched topic, read committed, holds each id once. In a first form
     of this test (the window owner killed, after a backlog) the survivor crashed on its recovery in 2 runs of 11
     (``ConsistencyError``; pipeline/consumerthread.py). Whether it does depends on what each worker restored
     before: this test does not provoke it every time (with that fix undone it passed 5 of 5 once the commit

@@ -20,12 +20,14 @@ def bare_commits(events: list[str]) -> TransactionalCommits:
 
     async def force_commit(topics: Any = None, start_new_transaction: bool = True) -> bool:
         events.append("commit")
-        await asyncio.sleep(0)  # a commit takes round trips to the broker: others run meanwhile
+        for _ in range(5):  # a commit takes round trips to the broker: others run meanwhile
+            await asyncio.sleep(0)
         events.append("committed")
         return True
 
     async def flush() -> None:
         events.append("flush")
+        await asyncio.sleep(0)
 
     consumer.__dict__.update(_commit_fut=None, _batch_hold=None, _commit_deferred=False,
                              _loop=asyncio.get_running_loop(), force_commit=force_commit,
@@ -73,24 +75,59 @@ def test_a_commit_that_finds_another_commit_running_is_not_repeated() -> None:
     assert events == ["commit", "committed", "batch"]
 
 
+async def batch(consumer: TransactionalCommits, events: list[str], name: str) -> None:
+    async with consumer.hold_commits():
+        events.append(f"{name} starts")
+        await asyncio.sleep(0)  # its outputs are being settled
+        events.append(f"{name} settled")
+
+
+def overlapping(events: list[str]) -> list[str]:
+    """Events inside another's span: a batch's ("... starts" to "... settled") or a commit's ("flush" or "commit"
+    to "committed")."""
+    inside, wrong = None, []
+    for event in events:
+        if inside is None:
+            inside = event if event.endswith(" starts") or event in ("flush", "commit") else None
+        elif (inside.endswith(" starts") and event == inside.replace("starts", "settled")) or (
+                inside in ("flush", "commit") and event == "committed"):
+            inside = None
+        elif not (inside == "flush" and event == "commit"):
+            wrong.append(event)
+    return wrong
+
+
 def test_the_commit_before_a_revoke_waits_for_the_batch_flushes_and_holds_the_next_batch() -> None:
     events: list[str] = []
 
     async def scenario() -> None:
         consumer = bare_commits(events)
-        async with consumer.hold_commits():
-            revoke = asyncio.create_task(consumer.commit_before_revoke())
+        first = asyncio.create_task(batch(consumer, events, "batch 1"))
+        await asyncio.sleep(0)
+        revoke = asyncio.create_task(consumer.commit_before_revoke())
+        while "flush" not in events:
             await asyncio.sleep(0)
-            events.append("batch 1 settled")
-        events.append("batch 1 acked")
-        await asyncio.sleep(0)  # the revoke's commit starts ...
-        async with consumer.hold_commits():  # ... and the next batch waits for it
-            events.append("batch 2")
-        await revoke
+        await batch(consumer, events, "batch 2")  # starts while the revoke's commit runs: waits for it
+        await asyncio.gather(first, revoke)
 
     asyncio.run(scenario())
     # Faust's buffered changelog records go into the transaction the commit ends.
-    assert events == ["batch 1 settled", "batch 1 acked", "flush", "commit", "committed", "batch 2"]
+    assert events == ["batch 1 starts", "batch 1 settled", "flush", "commit", "committed", "batch 2 starts",
+                      "batch 2 settled"]
+
+
+def test_a_revoke_and_a_batch_that_both_wait_for_a_running_commit_do_not_overlap() -> None:
+    events: list[str] = []
+
+    async def scenario() -> None:
+        consumer = bare_commits(events)
+        timer = asyncio.create_task(consumer.commit())
+        await asyncio.sleep(0)
+        await asyncio.gather(consumer.commit_before_revoke(), batch(consumer, events, "batch"), timer)
+
+    asyncio.run(scenario())
+    assert events.count("committed") == 2 and "batch settled" in events
+    assert overlapping(events) == []
 
 
 def test_recovery_highwaters_are_asked_of_the_broker_not_taken_from_the_last_fetch() -> None:
