@@ -183,14 +183,11 @@ class RebalanceSafeConsumer(TransactionalCommits):
                 # Sought while the drain loop handed this record over; it then set its read offset to this
                 # record's, past the new position: put it back, or the records read again are dropped as read.
                 self._read_offset[tp] = self._targets.get(tp) or None
-        self._account_tails(handed)
         # The dropped records may have come from the new position (fetched after the seek ran in the thread,
         # requested before it returned here): seek there again so none is skipped. So may a position moved
-        # with no record returned, and such a span is no evidence for the new epoch (a seek may have run while
-        # the fetch waited).
-        for tp in self._stepped:
-            if self._fetch_epochs.get(tp, 0) != self._epochs.get(tp, 0) and not self._is_changelog_tp(tp):
-                stale.setdefault(tp, 0)
+        # with no record returned (_account_tails).
+        for tp in self._account_tails(handed):
+            stale.setdefault(tp, 0)
         for tp, count in stale.items():
             self._stale_records += count
             target = self._targets.get(tp)
@@ -227,20 +224,28 @@ class RebalanceSafeConsumer(TransactionalCommits):
         self._next_offset[tp] = offset + 1
         return True
 
-    def _account_tails(self, handed: Mapping[TP, int]) -> None:
+    def _account_tails(self, handed: Mapping[TP, int]) -> list[TP]:
         """Credit the offsets after the last record of an input fetch that was handed over whole, up to the end
         of its span, and the spans of input partitions the fetch returned no record of, where they begin at the
-        next offset expected: they hold no record (transaction markers, aborted records)."""
+        next offset expected: they hold no record (transaction markers, aborted records). Returns the input
+        partitions whose position such a fetch moved before a seek since: no evidence for the new epoch (the
+        seek may have run while the fetch waited), so they are sought again."""
         ends = {tp: (fetched.last + 1, fetched.span[1]) for tp, fetched in self._fetched.items()
                 if handed.get(tp) == fetched.last}
+        sought_since = []
         for tp, (start, end) in self._stepped.items():
-            if start is not None and start <= self._next_offset.get(tp, -1):
+            if self._is_changelog_tp(tp):
+                continue
+            if self._fetch_epochs.get(tp, 0) != self._epochs.get(tp, 0):
+                sought_since.append(tp)
+            elif start is not None and start <= self._next_offset.get(tp, -1):
                 ends[tp] = (self._next_offset[tp], end)
         for tp, (start, end) in ends.items():
             same_epoch = self._fetch_epochs.get(tp, 0) == self._epochs.get(tp, 0)
             if same_epoch and end is not None and end > start and not self._is_changelog_tp(tp):
                 self._gap[tp].addi(start, end)
                 self._next_offset[tp] = end
+        return sought_since
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         # Faust's drain loop credits every offset between its read offset and the record it hands over, that
