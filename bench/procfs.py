@@ -1,9 +1,11 @@
-"""A process's memory and CPU time as Linux's /proc reports them: what every bench stage that measures either
-reads."""
+"""A process's memory and CPU time as Linux's /proc reports them, what every bench stage that measures either
+reads; and the cores its threads may run on."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 
@@ -39,3 +41,36 @@ class CpuMeter:
         if self.broker_pid:
             result[f"{prefix}broker_cpu_ms_per_article"] = round((broker - self._broker) * 1000 / articles, 2)
         return result
+
+
+def pin(pid: int, cpus: set[int]) -> None:
+    """Every thread of ``pid`` onto ``cpus`` (the affinity of a process's main thread alone leaves its other
+    threads where they were; threads it starts later inherit their starter's)."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with suppress(ProcessLookupError):  # the thread ended meanwhile
+            os.sched_setaffinity(int(tid), cpus)
+
+
+def apart_possible(broker_pid: int | None) -> bool:
+    """Whether :func:`cores_apart` can move anything: a second core, and a broker process to move to it."""
+    return len(os.sched_getaffinity(0)) >= 2 and broker_pid is not None
+
+
+@contextmanager
+def cores_apart(worker_pid: int, broker_pid: int | None) -> Iterator[None]:
+    """The worker on a core of its own, the broker and this process (the publisher it starts) on the others, as
+    when the broker runs on other hosts; everything back on every allowed core afterwards."""
+    if broker_pid is None or not apart_possible(broker_pid):
+        raise ValueError("cores_apart needs two cores and a broker process")
+    allowed = os.sched_getaffinity(0)
+    own = {min(allowed)}
+    try:
+        pin(worker_pid, own)
+        pin(broker_pid, allowed - own)
+        os.sched_setaffinity(0, allowed - own)
+        yield
+    finally:
+        os.sched_setaffinity(0, allowed)
+        for pid in (worker_pid, broker_pid):
+            if Path(f"/proc/{pid}").exists():
+                pin(pid, allowed)

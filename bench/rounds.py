@@ -16,8 +16,12 @@ from typing import Any
 STAGES = ("offline", "naive", "pipeline_1", "pipeline_2")
 RATE = "articles_per_second"
 VADER, ANALYZE = "vader_every_sentence_articles_per_second", "analyze_articles_per_second"
-LATENCY_KEYS = ("latency_rate", "latency_p50_ms", "latency_p99_ms", "latency_worker_cpu_ms_per_article",
-                "latency_broker_cpu_ms_per_article", "latency_publisher_cpu_ms_per_article")
+# Where the latency is measured: SHARED, the worker, the broker and the publisher on whichever cores the kernel
+# picks (docker-compose on one host); APART, the worker on a core of its own (the broker on other hosts).
+SHARED, APART = "shared", "apart"
+_LATENCY_FIGURES = ("rate", "p50_ms", "p99_ms", "worker_cpu_ms_per_article", "broker_cpu_ms_per_article",
+                    "publisher_cpu_ms_per_article")
+LATENCY_KEYS = tuple(f"latency_{setup}{figure}" for setup in ("", "apart_") for figure in _LATENCY_FIGURES)
 
 Round = dict[str, dict[str, Any]]
 
@@ -26,6 +30,12 @@ def round_order(index: int) -> tuple[str, ...]:
     """Forward in even rounds, backward in odd: no stage always runs at the same point of the bench, so a drift
     in the machine's speed over the run does not favour one stage."""
     return STAGES if index % 2 == 0 else STAGES[::-1]
+
+
+def latency_order(index: int) -> tuple[str, ...]:
+    """The latency setups of round ``index`` in the order measured, alternating: the second runs on a worker that
+    has run longer, and neither should always have that."""
+    return (SHARED, APART) if index % 2 == 0 else (APART, SHARED)
 
 
 def ratios(offline: dict[str, float], naive: dict[str, Any], one: dict[str, Any], two: dict[str, Any]

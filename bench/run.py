@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -43,8 +44,8 @@ from bench.brokers import (
     wait_caught_up,
 )
 from bench.corpus import make_corpus
-from bench.procfs import CpuMeter, status_mb
-from bench.rounds import Round, round_order, summarise
+from bench.procfs import CpuMeter, apart_possible, cores_apart, status_mb
+from bench.rounds import APART, Round, latency_order, round_order, summarise
 from pipeline.admin import create_topics
 from pipeline.analysis import Analyzer, ArticleInput, build, compiled
 from pipeline.analysis.text import split_sentences
@@ -59,6 +60,10 @@ STAGE_TIMEOUT_SECONDS = 240.0  # a stage that cannot finish in this long is repo
 # the state stage its reserve within this budget.
 BUDGET_SECONDS = 12 * 60
 STATE_RESERVE_SECONDS = 3 * 60
+# The baselines (stages 1-3) run on the corpus's first 2,000 articles: their rates are steady well within that, and
+# the naive pipeline (110-190 articles/s here) took 30-55 s of every round on the whole corpus, which in slow spells
+# left no time for a third round once the latency was measured in two setups.
+BASELINE_ARTICLES = 2000
 
 
 @dataclass(frozen=True)
@@ -97,9 +102,10 @@ def offline(articles: list[dict[str, Any]]) -> dict[str, float]:
     return {f"{name}_articles_per_second": round(len(articles) / seconds, 1) for name, seconds in best.items()}
 
 
-def full_pipeline(bench: Bench, workers: int, tag: str, latency: bool) -> dict[str, Any]:
+def full_pipeline(bench: Bench, workers: int, tag: str, latency_setups: tuple[str, ...] = ()) -> dict[str, Any]:
     """The corpus first, then the workers; the rate is timed from when every worker is processing (the group
-    has settled) to the last record: the steady rate users size a deployment from, not a rebalance pause."""
+    has settled) to the last record: the steady rate users size a deployment from, not a rebalance pause. Then
+    the latency at half that rate in each of ``latency_setups`` in turn (:func:`latency_at_half_rate`)."""
     articles, name = bench.articles, f"pipeline-{workers}-{tag}"
     with a_broker(bench.broker, bench.workdir, name) as broker:
         settings = pipeline_settings(broker, bench.workdir, name)
@@ -113,26 +119,44 @@ def full_pipeline(bench: Bench, workers: int, tag: str, latency: bool) -> dict[s
             rate = drain_rate(broker.bootstrap, ENRICHED.name, len(articles), STAGE_TIMEOUT_SECONDS, settled)
             # CPU time per article: what a core buys, less moved by a shared machine's noise
             result = {"articles_per_second": round(rate, 1), **meter.ms_per_article(max(len(articles) - settled, 1))}
-            if latency:
-                # Steady state, not the backlog's tail: the window stage still had the drained backlog's
-                # contributions to apply (and the worker its offsets to commit), and those first seconds had
-                # decided the p99.
-                wait_caught_up(broker.bootstrap, settings.app_id)
-                extra = make_corpus(max(200, int(rate * 10)), start_index=len(articles))
-                meter = CpuMeter(meter.pids, meter.broker_pid)
-                # What the publisher takes of the cores the worker and the broker share (paced_publisher)
-                publisher_ms = produce_paced(broker.bootstrap, extra, rate=rate / 2)
-                result["latency_publisher_cpu_ms_per_article"] = round(publisher_ms, 2)
-                wait_caught_up(broker.bootstrap, settings.app_id)
-                # At half the rate a batch holds an article or two: what each costs then, not when draining.
-                # Taken before the latency is read back, which loads the broker.
-                result.update(meter.ms_per_article(len(extra), prefix="latency_"))
-                result.update(measure_latency(broker.bootstrap, extra, rate / 2))
+            published = len(articles)
+            for setup in latency_setups:
+                if setup == APART and not apart_possible(broker.pid):
+                    continue
+                figures = latency_at_half_rate(broker, settings.app_id, meter.pids, rate, published, setup)
+                published += int(figures.pop("articles"))
+                result.update(figures)
+            if latency_setups:
                 result["peak_rss_mb"] = round(max(status_mb(pid, "VmHWM") for pid in meter.pids), 1)
             return result
         finally:
             for worker in group:
                 worker.stop()
+
+
+def latency_at_half_rate(broker: Any, app_id: str, pids: list[int], rate: float, published: int,
+                         setup: str) -> dict[str, Any]:
+    """Articles published at half the drain ``rate``, in steady state, each one's latency read back afterwards.
+    ``setup`` is SHARED (the worker, the broker and the publisher on whichever cores the kernel picks, as
+    docker-compose on one host runs them) or APART (the worker on a core of its own, as with the broker on other
+    hosts); the figures' keys start with ``latency_`` or ``latency_apart_``."""
+    # Steady state, not the backlog's tail: the window stage still had the drained backlog's contributions to
+    # apply (and the worker its offsets to commit), and those first seconds had decided the p99.
+    wait_caught_up(broker.bootstrap, app_id)
+    extra = make_corpus(max(200, int(rate * 10)), start_index=published)
+    prefix = "latency_apart_" if setup == APART else "latency_"
+    with cores_apart(pids[0], broker.pid) if setup == APART else nullcontext():
+        meter = CpuMeter(pids, broker.pid)
+        # What the publisher takes of the cores the worker and the broker share (paced_publisher)
+        publisher_ms = produce_paced(broker.bootstrap, extra, rate=rate / 2)
+        wait_caught_up(broker.bootstrap, app_id)
+        # At half the rate a batch holds an article or two: what each costs then, not when draining. Taken
+        # before the latency is read back, which loads the broker.
+        result: dict[str, Any] = {f"{prefix}publisher_cpu_ms_per_article": round(publisher_ms, 2),
+                                  **meter.ms_per_article(len(extra), prefix=prefix)}
+    figures = measure_latency(broker.bootstrap, extra, rate / 2)
+    result.update({prefix + key.removeprefix("latency_"): value for key, value in figures.items()})
+    return {**result, "articles": len(extra)}
 
 
 def wait_all_processing(bootstrap: str, group: list[WorkerProcess], timeout: float = 120.0) -> int:
@@ -157,17 +181,18 @@ def naive_pipeline(bench: Bench, tag: str) -> dict[str, Any]:
 
     from bench.naive import OUTPUT
 
+    articles = bench.articles[:BASELINE_ARTICLES]
     with a_broker(bench.broker, bench.workdir, f"naive-{tag}") as broker:
         create_topics(pipeline_settings(broker, bench.workdir, f"naive-{tag}"))
         admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
         admin.create_topics([NewTopic(OUTPUT, 1, 1)])
         admin.close()
-        produce(broker.bootstrap, bench.articles)
+        produce(broker.bootstrap, articles)
         log = open(bench.workdir / f"naive-{tag}.log", "wb")  # noqa: SIM115
         process = subprocess.Popen([sys.executable, "-m", "bench.naive", broker.url, str(free_port())],
                                    stdout=log, stderr=subprocess.STDOUT)
         try:
-            rate = drain_rate(broker.bootstrap, OUTPUT, len(bench.articles), STAGE_TIMEOUT_SECONDS)
+            rate = drain_rate(broker.bootstrap, OUTPUT, len(articles), STAGE_TIMEOUT_SECONDS)
             return {"articles_per_second": round(rate, 1)}
         finally:
             process.terminate()
@@ -177,7 +202,7 @@ def naive_pipeline(bench: Bench, tag: str) -> dict[str, Any]:
 
 def two_workers(bench: Bench, tag: str) -> dict[str, Any]:
     try:
-        return full_pipeline(bench, 2, tag, latency=False)
+        return full_pipeline(bench, 2, tag)
     except TimeoutError as exc:  # reported, not raised: the figures of the other stages still count
         return {"articles_per_second": 0.0, "unfinished": str(exc)}
 
@@ -186,9 +211,9 @@ def one_round(bench: Bench, index: int) -> Round:
     """Stages 1-5 once, in this round's order."""
     tag = f"r{index + 1}"
     stages: dict[str, Callable[[], dict[str, Any]]] = {
-        "offline": lambda: offline(bench.articles[:2000]),
+        "offline": lambda: offline(bench.articles[:BASELINE_ARTICLES]),
         "naive": lambda: naive_pipeline(bench, tag),
-        "pipeline_1": lambda: full_pipeline(bench, 1, tag, latency=True),
+        "pipeline_1": lambda: full_pipeline(bench, 1, tag, latency_order(index)),
         "pipeline_2": lambda: two_workers(bench, tag),
     }
     figures: Round = {}
@@ -263,12 +288,16 @@ def print_table(results: dict[str, Any]) -> None:
     print(f"worker CPU per article: {one['worker_cpu_ms_per_article']} ms (1 worker), "
           f"{two.get('worker_cpu_ms_per_article')} ms (2 workers); broker CPU per article: "
           f"{one.get('broker_cpu_ms_per_article')} ms, {two.get('broker_cpu_ms_per_article')} ms")
-    print(f"latency at half the rate (median of rounds, each round's in brackets): "
-          f"p50 {latency['latency_p50_ms']} ms {latency['latency_p50_ms_per_round']}, "
-          f"p99 {latency['latency_p99_ms']} ms {latency['latency_p99_ms_per_round']} "
-          f"at {latency['latency_rate_per_round']}/s; worker CPU {latency['latency_worker_cpu_ms_per_article']} ms "
-          f"an article at that rate (publisher {latency.get('latency_publisher_cpu_ms_per_article')} ms, broker "
-          f"{latency.get('latency_broker_cpu_ms_per_article')} ms); worker peak RSS {results['peak_rss_mb']} MB")
+    for prefix, where in (("latency_", "sharing the cores"), ("latency_apart_", "the worker on a core of its own")):
+        if f"{prefix}p99_ms" not in latency:
+            continue
+        print(f"latency at half the rate, {where} (median of rounds, each round's in brackets): "
+              f"p50 {latency[prefix + 'p50_ms']} ms {latency[prefix + 'p50_ms_per_round']}, "
+              f"p99 {latency[prefix + 'p99_ms']} ms {latency[prefix + 'p99_ms_per_round']} "
+              f"at {latency[prefix + 'rate_per_round']}/s; worker CPU {latency[prefix + 'worker_cpu_ms_per_article']}"
+              f" ms an article at that rate (publisher {latency.get(prefix + 'publisher_cpu_ms_per_article')} ms, "
+              f"broker {latency.get(prefix + 'broker_cpu_ms_per_article')} ms)")
+    print(f"worker peak RSS {results['peak_rss_mb']} MB")
     print(f"state of {state['articles']} articles within a week: {state['state_mb']} MB "
           f"({state['bytes_per_article']} bytes each); worker RSS estimate {state['estimated_worker_rss_mb']} MB")
     print("ratios of the best rounds: " + ", ".join(f"{k} {v}" for k, v in results["ratios"].items()))
