@@ -45,10 +45,18 @@ class CpuMeter:
 
 def pin(pid: int, cpus: set[int]) -> None:
     """Every thread of ``pid`` onto ``cpus`` (the affinity of a process's main thread alone leaves its other
-    threads where they were; threads it starts later inherit their starter's)."""
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        with suppress(ProcessLookupError):  # the thread ended meanwhile
-            os.sched_setaffinity(int(tid), cpus)
+    threads where they were). A thread started meanwhile by one not yet moved keeps its starter's old cores, so
+    the threads are listed again until no new one turns up (ten times at most: a pool that keeps starting threads
+    would never let the listing settle)."""
+    done: set[str] = set()
+    for _ in range(10):
+        todo = set(os.listdir(f"/proc/{pid}/task")) - done
+        if not todo:
+            return
+        for tid in todo:
+            with suppress(ProcessLookupError):  # the thread ended meanwhile
+                os.sched_setaffinity(int(tid), cpus)
+        done |= todo
 
 
 def apart_possible(broker_pid: int | None) -> bool:
@@ -58,19 +66,19 @@ def apart_possible(broker_pid: int | None) -> bool:
 
 @contextmanager
 def cores_apart(worker_pid: int, broker_pid: int | None) -> Iterator[None]:
-    """The worker on a core of its own, the broker and this process (the publisher it starts) on the others, as
-    when the broker runs on other hosts; everything back on every allowed core afterwards."""
+    """The worker on a core of its own, the broker and this process (every thread of it, and so the publisher it
+    starts) on the others; everything back on every allowed core afterwards, whatever happened meanwhile."""
     if broker_pid is None or not apart_possible(broker_pid):
         raise ValueError("cores_apart needs two cores and a broker process")
     allowed = os.sched_getaffinity(0)
-    own = {min(allowed)}
+    # The highest core: a VM's first often takes most of the device interrupts.
+    own = {max(allowed)}
     try:
         pin(worker_pid, own)
         pin(broker_pid, allowed - own)
-        os.sched_setaffinity(0, allowed - own)
+        pin(os.getpid(), allowed - own)
         yield
     finally:
-        os.sched_setaffinity(0, allowed)
-        for pid in (worker_pid, broker_pid):
-            if Path(f"/proc/{pid}").exists():
+        for pid in (os.getpid(), worker_pid, broker_pid):
+            with suppress(FileNotFoundError, ProcessLookupError):  # a process that has ended needs no cores
                 pin(pid, allowed)

@@ -84,6 +84,9 @@ def latency(one_rounds: list[dict[str, Any]]) -> dict[str, Any]:
         if values:
             summary[key] = round(statistics.median(values), 2)
             summary[f"{key}_per_round"] = values
+    skipped = [r["latency_apart_skipped"] for r in one_rounds if "latency_apart_skipped" in r]
+    if skipped:
+        summary["latency_apart_skipped"] = skipped[0]
     return summary
 
 
@@ -95,7 +98,7 @@ def summarise(rounds: list[Round], cores: int) -> dict[str, Any]:
     offline = {key: max(r["offline"][key] for r in rounds) for key in (VADER, ANALYZE)}
     naive = _best([r["naive"] for r in rounds])
     one_rounds = [r["pipeline_1"] for r in rounds]
-    one = {k: v for k, v in _best(one_rounds).items() if k not in LATENCY_KEYS and k != "peak_rss_mb"}
+    one = {k: v for k, v in _best(one_rounds).items() if not k.startswith("latency_") and k != "peak_rss_mb"}
     two = _best([r["pipeline_2"] for r in rounds])
     return {
         "offline": offline, "naive": naive, "pipeline_1": one, "pipeline_2": two,

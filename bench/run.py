@@ -118,10 +118,12 @@ def full_pipeline(bench: Bench, workers: int, tag: str, latency_setups: tuple[st
             meter = CpuMeter([w.process.pid for w in group if w.process], broker.pid)
             rate = drain_rate(broker.bootstrap, ENRICHED.name, len(articles), STAGE_TIMEOUT_SECONDS, settled)
             # CPU time per article: what a core buys, less moved by a shared machine's noise
-            result = {"articles_per_second": round(rate, 1), **meter.ms_per_article(max(len(articles) - settled, 1))}
+            result: dict[str, Any] = {"articles_per_second": round(rate, 1),
+                                      **meter.ms_per_article(max(len(articles) - settled, 1))}
             published = len(articles)
             for setup in latency_setups:
                 if setup == APART and not apart_possible(broker.pid):
+                    result["latency_apart_skipped"] = "needs two cores and a broker process of its own"
                     continue
                 figures = latency_at_half_rate(broker, settings.app_id, meter.pids, rate, published, setup)
                 published += int(figures.pop("articles"))
@@ -140,6 +142,8 @@ def latency_at_half_rate(broker: Any, app_id: str, pids: list[int], rate: float,
     ``setup`` is SHARED (the worker, the broker and the publisher on whichever cores the kernel picks, as
     docker-compose on one host runs them) or APART (the worker on a core of its own, as with the broker on other
     hosts); the figures' keys start with ``latency_`` or ``latency_apart_``."""
+    if setup == APART and len(pids) != 1:
+        raise ValueError("the apart setup gives one worker a core of its own")
     # Steady state, not the backlog's tail: the window stage still had the drained backlog's contributions to
     # apply (and the worker its offsets to commit), and those first seconds had decided the p99.
     wait_caught_up(broker.bootstrap, app_id)
@@ -147,7 +151,7 @@ def latency_at_half_rate(broker: Any, app_id: str, pids: list[int], rate: float,
     prefix = "latency_apart_" if setup == APART else "latency_"
     with cores_apart(pids[0], broker.pid) if setup == APART else nullcontext():
         meter = CpuMeter(pids, broker.pid)
-        # What the publisher takes of the cores the worker and the broker share (paced_publisher)
+        # What the publisher takes of the cores (paced_publisher): shared with the worker, or the broker's
         publisher_ms = produce_paced(broker.bootstrap, extra, rate=rate / 2)
         wait_caught_up(broker.bootstrap, app_id)
         # At half the rate a batch holds an article or two: what each costs then, not when draining. Taken
@@ -290,6 +294,8 @@ def print_table(results: dict[str, Any]) -> None:
           f"{one.get('broker_cpu_ms_per_article')} ms, {two.get('broker_cpu_ms_per_article')} ms")
     for prefix, where in (("latency_", "sharing the cores"), ("latency_apart_", "the worker on a core of its own")):
         if f"{prefix}p99_ms" not in latency:
+            if prefix == "latency_apart_" and "latency_apart_skipped" in latency:
+                print(f"latency, {where}: not measured ({latency['latency_apart_skipped']})")
             continue
         print(f"latency at half the rate, {where} (median of rounds, each round's in brackets): "
               f"p50 {latency[prefix + 'p50_ms']} ms {latency[prefix + 'p50_ms_per_round']}, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -11,7 +12,10 @@ from bench.rounds import APART, SHARED, STAGES, latency_order, round_order, scal
 
 def a_round(vader: float, analyze: float, naive: float, one: float, two: float, p99: float,
             rss: float = 100.0, apart_p99: float | None = None, **two_extra: Any) -> dict[str, dict[str, Any]]:
-    apart = {} if apart_p99 is None else {"latency_apart_rate": one / 2, "latency_apart_p99_ms": apart_p99}
+    apart = {} if apart_p99 is None else {"latency_apart_rate": one / 2, "latency_apart_p99_ms": apart_p99,
+                                          "latency_apart_worker_cpu_ms_per_article": 2.5,
+                                          "latency_apart_broker_cpu_ms_per_article": 1.0,
+                                          "latency_apart_publisher_cpu_ms_per_article": 0.2}
     return {
         "offline": {"vader_every_sentence_articles_per_second": vader, "analyze_articles_per_second": analyze},
         "naive": {"articles_per_second": naive},
@@ -60,7 +64,10 @@ def test_both_latency_setups_are_summarised_apart_and_measured_in_alternating_or
     assert summary["latency"]["latency_p99_ms"] == 150
     assert summary["latency"]["latency_apart_p99_ms"] == 90
     assert summary["latency"]["latency_apart_p99_ms_per_round"] == [90, 120, 80]
-    assert "latency_apart_p99_ms" not in summary["pipeline_1"]  # a latency figure is never the best round's
+    assert summary["latency"]["latency_apart_worker_cpu_ms_per_article"] == 2.5
+    assert summary["latency"]["latency_apart_publisher_cpu_ms_per_article_per_round"] == [0.2, 0.2, 0.2]
+    # a latency figure is never the best round's
+    assert not [key for key in summary["pipeline_1"] if key.startswith("latency")]
     assert latency_order(0) == (SHARED, APART)
     assert latency_order(1) == (APART, SHARED)
     assert latency_order(2) == (SHARED, APART)
@@ -96,3 +103,39 @@ def test_scale_out_is_left_out_without_the_brokers_cpu_or_a_two_worker_drain() -
     assert scale_out({**one, "broker_cpu_ms_per_article": 0.2}, unfinished, cores=2) == {}
     rounds = [a_round(800, 1600, 200, 700, 1000, p99=90)]
     assert summarise(rounds, cores=2)["scale_out"] == {}
+
+
+def test_a_skipped_apart_setup_is_reported_not_summarised_as_a_figure() -> None:
+    rounds = [a_round(800, 1600, 200, 700, 1000, p99=90) for _ in range(2)]
+    rounds[0]["pipeline_1"]["latency_apart_skipped"] = "needs two cores"
+    summary = summarise(rounds, cores=1)
+    assert summary["latency"]["latency_apart_skipped"] == "needs two cores"
+    assert "latency_apart_p99_ms" not in summary["latency"]
+    assert "latency_apart_skipped" not in summary["pipeline_1"]
+
+
+def test_one_latency_setup_reads_back_under_its_own_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bench.run as run
+
+    published: list[tuple[str, float]] = []
+
+    def produce_paced(bootstrap: str, articles: list[dict[str, Any]], rate: float) -> float:
+        published.extend((a["id"], rate) for a in articles)
+        return 0.25
+
+    monkeypatch.setattr(run, "wait_caught_up", lambda bootstrap, group: None)
+    monkeypatch.setattr(run, "produce_paced", produce_paced)
+    monkeypatch.setattr(run, "measure_latency", lambda bootstrap, articles, rate: {
+        "latency_rate": rate, "latency_p50_ms": 20.0, "latency_p99_ms": 80.0})
+
+    class Broker:
+        bootstrap, pid = "localhost:1", None
+
+    figures = run.latency_at_half_rate(Broker(), "app", [os.getpid()], 400.0, published=6000, setup=SHARED)
+    assert figures["articles"] == 4000 == len(published)
+    assert published[0] == ("bench-0006000", 200.0)  # after the drained corpus, at half the rate
+    assert figures["latency_p99_ms"] == 80.0 and figures["latency_rate"] == 200.0
+    assert figures["latency_publisher_cpu_ms_per_article"] == 0.25
+    assert "latency_worker_cpu_ms_per_article" in figures
+    with pytest.raises(ValueError):
+        run.latency_at_half_rate(Broker(), "app", [1, 2], 400.0, published=0, setup=APART)
