@@ -19,9 +19,11 @@ VADER, ANALYZE = "vader_every_sentence_articles_per_second", "analyze_articles_p
 # Where the latency is measured: SHARED, the worker, the broker and the publisher on whichever cores the kernel
 # picks (docker-compose on one host); APART, the worker on a core of its own (the broker on other hosts).
 SHARED, APART = "shared", "apart"
+LATENCY_PREFIX = {SHARED: "latency_", APART: "latency_apart_"}  # of each setup's figures in a round
+APART_SKIPPED = LATENCY_PREFIX[APART] + "skipped"  # why a round could not measure the apart setup
 _LATENCY_FIGURES = ("rate", "p50_ms", "p99_ms", "worker_cpu_ms_per_article", "broker_cpu_ms_per_article",
                     "publisher_cpu_ms_per_article")
-LATENCY_KEYS = tuple(f"latency_{setup}{figure}" for setup in ("", "apart_") for figure in _LATENCY_FIGURES)
+LATENCY_KEYS = tuple(prefix + figure for prefix in LATENCY_PREFIX.values() for figure in _LATENCY_FIGURES)
 
 Round = dict[str, dict[str, Any]]
 
@@ -84,9 +86,9 @@ def latency(one_rounds: list[dict[str, Any]]) -> dict[str, Any]:
         if values:
             summary[key] = round(statistics.median(values), 2)
             summary[f"{key}_per_round"] = values
-    skipped = [r["latency_apart_skipped"] for r in one_rounds if "latency_apart_skipped" in r]
+    skipped = [r[APART_SKIPPED] for r in one_rounds if APART_SKIPPED in r]
     if skipped:
-        summary["latency_apart_skipped"] = skipped[0]
+        summary[APART_SKIPPED] = skipped[0]
     return summary
 
 
@@ -98,7 +100,8 @@ def summarise(rounds: list[Round], cores: int) -> dict[str, Any]:
     offline = {key: max(r["offline"][key] for r in rounds) for key in (VADER, ANALYZE)}
     naive = _best([r["naive"] for r in rounds])
     one_rounds = [r["pipeline_1"] for r in rounds]
-    one = {k: v for k, v in _best(one_rounds).items() if not k.startswith("latency_") and k != "peak_rss_mb"}
+    one = {k: v for k, v in _best(one_rounds).items()
+           if not k.startswith(LATENCY_PREFIX[SHARED]) and k != "peak_rss_mb"}  # every setup's prefix starts so
     two = _best([r["pipeline_2"] for r in rounds])
     return {
         "offline": offline, "naive": naive, "pipeline_1": one, "pipeline_2": two,

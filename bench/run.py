@@ -45,7 +45,7 @@ from bench.brokers import (
 )
 from bench.corpus import make_corpus
 from bench.procfs import CpuMeter, apart_possible, cores_apart, status_mb
-from bench.rounds import APART, Round, latency_order, round_order, summarise
+from bench.rounds import APART, APART_SKIPPED, LATENCY_PREFIX, SHARED, Round, latency_order, round_order, summarise
 from pipeline.admin import create_topics
 from pipeline.analysis import Analyzer, ArticleInput, build, compiled
 from pipeline.analysis.text import split_sentences
@@ -123,7 +123,7 @@ def full_pipeline(bench: Bench, workers: int, tag: str, latency_setups: tuple[st
             published = len(articles)
             for setup in latency_setups:
                 if setup == APART and not apart_possible(broker.pid):
-                    result["latency_apart_skipped"] = "needs two cores and a broker process of its own"
+                    result[APART_SKIPPED] = "needs two cores and a broker process of its own"
                     continue
                 figures = latency_at_half_rate(broker, settings.app_id, meter.pids, rate, published, setup)
                 published += int(figures.pop("articles"))
@@ -148,7 +148,7 @@ def latency_at_half_rate(broker: Any, app_id: str, pids: list[int], rate: float,
     # apply (and the worker its offsets to commit), and those first seconds had decided the p99.
     wait_caught_up(broker.bootstrap, app_id)
     extra = make_corpus(max(200, int(rate * 10)), start_index=published)
-    prefix = "latency_apart_" if setup == APART else "latency_"
+    prefix = LATENCY_PREFIX[setup]
     with cores_apart(pids[0], broker.pid) if setup == APART else nullcontext():
         meter = CpuMeter(pids, broker.pid)
         # What the publisher takes of the cores (paced_publisher): shared with the worker, or the broker's
@@ -159,7 +159,7 @@ def latency_at_half_rate(broker: Any, app_id: str, pids: list[int], rate: float,
         result: dict[str, Any] = {f"{prefix}publisher_cpu_ms_per_article": round(publisher_ms, 2),
                                   **meter.ms_per_article(len(extra), prefix=prefix)}
     figures = measure_latency(broker.bootstrap, extra, rate / 2)
-    result.update({prefix + key.removeprefix("latency_"): value for key, value in figures.items()})
+    result.update({prefix + key.removeprefix(LATENCY_PREFIX[SHARED]): value for key, value in figures.items()})
     return {**result, "articles": len(extra)}
 
 
@@ -292,10 +292,11 @@ def print_table(results: dict[str, Any]) -> None:
     print(f"worker CPU per article: {one['worker_cpu_ms_per_article']} ms (1 worker), "
           f"{two.get('worker_cpu_ms_per_article')} ms (2 workers); broker CPU per article: "
           f"{one.get('broker_cpu_ms_per_article')} ms, {two.get('broker_cpu_ms_per_article')} ms")
-    for prefix, where in (("latency_", "sharing the cores"), ("latency_apart_", "the worker on a core of its own")):
+    for setup, where in ((SHARED, "sharing the cores"), (APART, "the worker on a core of its own")):
+        prefix = LATENCY_PREFIX[setup]
         if f"{prefix}p99_ms" not in latency:
-            if prefix == "latency_apart_" and "latency_apart_skipped" in latency:
-                print(f"latency, {where}: not measured ({latency['latency_apart_skipped']})")
+            if setup == APART and APART_SKIPPED in latency:
+                print(f"latency, {where}: not measured ({latency[APART_SKIPPED]})")
             continue
         print(f"latency at half the rate, {where} (median of rounds, each round's in brackets): "
               f"p50 {latency[prefix + 'p50_ms']} ms {latency[prefix + 'p50_ms_per_round']}, "
