@@ -45,7 +45,17 @@ from bench.brokers import (
 )
 from bench.corpus import make_corpus
 from bench.procfs import CpuMeter, apart_possible, cores_apart, status_mb
-from bench.rounds import APART, APART_SKIPPED, LATENCY_PREFIX, SHARED, Round, latency_order, round_order, summarise
+from bench.rounds import (
+    APART,
+    APART_SKIPPED,
+    LATENCY_PREFIX,
+    SHARED,
+    WARMUP,
+    Round,
+    latency_order,
+    round_order,
+    summarise,
+)
 from pipeline.admin import create_topics
 from pipeline.analysis import Analyzer, ArticleInput, build, compiled
 from pipeline.analysis.text import split_sentences
@@ -64,6 +74,8 @@ STATE_RESERVE_SECONDS = 3 * 60
 # the naive pipeline (110-190 articles/s here) took 30-55 s of every round on the whole corpus, which in slow spells
 # left no time for a third round once the latency was measured in two setups.
 BASELINE_ARTICLES = 2000
+# How long each latency pass publishes at half the drain rate: the warm-up shorter, its figures no target's.
+LATENCY_SECONDS = {WARMUP: 5.0, SHARED: 16.0, APART: 16.0}
 
 
 @dataclass(frozen=True)
@@ -138,16 +150,17 @@ def full_pipeline(bench: Bench, workers: int, tag: str, latency_setups: tuple[st
 
 def latency_at_half_rate(broker: Any, app_id: str, pids: list[int], rate: float, published: int,
                          setup: str) -> dict[str, Any]:
-    """Articles published at half the drain ``rate``, in steady state, each one's latency read back afterwards.
-    ``setup`` is SHARED (the worker, the broker and the publisher on whichever cores the kernel picks, as
-    docker-compose on one host runs them) or APART (the worker on a core of its own, as with the broker on other
-    hosts); the figures' keys start with ``latency_`` or ``latency_apart_``."""
+    """Articles published at half the drain ``rate`` for ``LATENCY_SECONDS[setup]``, once the workers have caught
+    up, each one's latency read back afterwards. ``setup`` is SHARED (the worker, the broker and the publisher on
+    whichever cores the kernel picks, as docker-compose on one host runs them), APART (the worker on a core of
+    its own, as with the broker on other hosts) or WARMUP (shared, the shorter pass before both); the figures'
+    keys start with the setup's ``LATENCY_PREFIX``."""
     if setup == APART and len(pids) != 1:
         raise ValueError("the apart setup gives one worker a core of its own")
     # Steady state, not the backlog's tail: the window stage still had the drained backlog's contributions to
     # apply (and the worker its offsets to commit), and those first seconds had decided the p99.
     wait_caught_up(broker.bootstrap, app_id)
-    extra = make_corpus(max(200, int(rate * 10)), start_index=published)
+    extra = make_corpus(max(100, int(rate / 2 * LATENCY_SECONDS[setup])), start_index=published)
     prefix = LATENCY_PREFIX[setup]
     with cores_apart(pids[0], broker.pid) if setup == APART else nullcontext():
         meter = CpuMeter(pids, broker.pid)
@@ -292,7 +305,8 @@ def print_table(results: dict[str, Any]) -> None:
     print(f"worker CPU per article: {one['worker_cpu_ms_per_article']} ms (1 worker), "
           f"{two.get('worker_cpu_ms_per_article')} ms (2 workers); broker CPU per article: "
           f"{one.get('broker_cpu_ms_per_article')} ms, {two.get('broker_cpu_ms_per_article')} ms")
-    for setup, where in ((SHARED, "sharing the cores"), (APART, "the worker on a core of its own")):
+    for setup, where in ((WARMUP, "warm-up first (sharing, no target's figure)"), (SHARED, "sharing the cores"),
+                         (APART, "the worker on a core of its own")):
         prefix = LATENCY_PREFIX[setup]
         if f"{prefix}p99_ms" not in latency:
             if setup == APART and APART_SKIPPED in latency:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bench.rounds import APART, SHARED, STAGES, latency_order, round_order, scale_out, summarise
+from bench.rounds import APART, SHARED, STAGES, WARMUP, latency_order, round_order, scale_out, summarise
 
 
 def a_round(vader: float, analyze: float, naive: float, one: float, two: float, p99: float,
@@ -68,9 +68,20 @@ def test_both_latency_setups_are_summarised_apart_and_measured_in_alternating_or
     assert summary["latency"]["latency_apart_publisher_cpu_ms_per_article_per_round"] == [0.2, 0.2, 0.2]
     # a latency figure is never the best round's
     assert not [key for key in summary["pipeline_1"] if key.startswith("latency")]
-    assert latency_order(0) == (SHARED, APART)
-    assert latency_order(1) == (APART, SHARED)
-    assert latency_order(2) == (SHARED, APART)
+    assert "latency_warmup_p99_ms" not in summary["latency"]  # measured in no round
+    assert latency_order(0) == (WARMUP, SHARED, APART)
+    assert latency_order(1) == (WARMUP, APART, SHARED)
+    assert latency_order(2) == (WARMUP, SHARED, APART)
+
+
+def test_the_warm_up_is_summarised_under_its_own_prefix_apart_from_both_setups() -> None:
+    rounds = [a_round(800, 1600, 200, 700, 1000, p99=p99, apart_p99=80) for p99 in (90, 100, 110)]
+    for warmup_p99, one_round in zip((400, 150, 200), rounds, strict=True):
+        one_round["pipeline_1"].update(latency_warmup_p99_ms=warmup_p99, latency_warmup_rate=350.0)
+    latency = summarise(rounds, cores=2)["latency"]
+    assert latency["latency_warmup_p99_ms"] == 200 and latency["latency_warmup_p99_ms_per_round"] == [400, 150, 200]
+    assert latency["latency_p99_ms"] == 100 and latency["latency_apart_p99_ms"] == 80
+    assert "latency_warmup_p99_ms" not in summarise(rounds, cores=2)["pipeline_1"]
 
 
 def test_an_unfinished_two_worker_round_is_never_the_best() -> None:
@@ -132,10 +143,15 @@ def test_one_latency_setup_reads_back_under_its_own_prefix(monkeypatch: pytest.M
         bootstrap, pid = "localhost:1", None
 
     figures = run.latency_at_half_rate(Broker(), "app", [os.getpid()], 400.0, published=6000, setup=SHARED)
-    assert figures["articles"] == 4000 == len(published)
+    assert figures["articles"] == 3200 == len(published)  # 16 s at 200/s
     assert published[0] == ("bench-0006000", 200.0)  # after the drained corpus, at half the rate
     assert figures["latency_p99_ms"] == 80.0 and figures["latency_rate"] == 200.0
     assert figures["latency_publisher_cpu_ms_per_article"] == 0.25
     assert "latency_worker_cpu_ms_per_article" in figures
     with pytest.raises(ValueError):
         run.latency_at_half_rate(Broker(), "app", [1, 2], 400.0, published=0, setup=APART)
+
+    warmup = run.latency_at_half_rate(Broker(), "app", [os.getpid()], 400.0, published=9200, setup=WARMUP)
+    assert warmup["articles"] == 1000  # the shorter pass: 5 s at 200/s
+    assert published[3200] == ("bench-0009200", 200.0)
+    assert warmup["latency_warmup_p99_ms"] == 80.0 and "latency_p99_ms" not in warmup
