@@ -35,6 +35,7 @@ from bench.brokers import (
     a_broker,
     choose_broker,
     drain_rate,
+    latency_topics_end,
     measure_latency,
     paced_publisher,
     pipeline_settings,
@@ -163,6 +164,7 @@ def latency_at_half_rate(broker: Any, app_id: str, pids: list[int], rate: float,
     extra = make_corpus(max(100, int(rate / 2 * LATENCY_SECONDS[setup])), start_index=published)
     prefix = LATENCY_PREFIX[setup]
     with cores_apart(pids[0], broker.pid) if setup == APART else nullcontext():
+        since = latency_topics_end(broker.bootstrap)
         meter = CpuMeter(pids, broker.pid)
         # What the publisher takes of the cores (paced_publisher): shared with the worker, or the broker's
         publisher_ms = produce_paced(broker.bootstrap, extra, rate=rate / 2)
@@ -171,7 +173,7 @@ def latency_at_half_rate(broker: Any, app_id: str, pids: list[int], rate: float,
         # before the latency is read back, which loads the broker.
         result: dict[str, Any] = {f"{prefix}publisher_cpu_ms_per_article": round(publisher_ms, 2),
                                   **meter.ms_per_article(len(extra), prefix=prefix)}
-    figures = measure_latency(broker.bootstrap, extra, rate / 2)
+    figures = measure_latency(broker.bootstrap, extra, rate / 2, since)
     result.update({prefix + key.removeprefix(LATENCY_PREFIX[SHARED]): value for key, value in figures.items()})
     return {**result, "articles": len(extra)}
 

@@ -136,8 +136,9 @@ def test_one_latency_setup_reads_back_under_its_own_prefix(monkeypatch: pytest.M
 
     monkeypatch.setattr(run, "wait_caught_up", lambda bootstrap, group: None)
     monkeypatch.setattr(run, "produce_paced", produce_paced)
-    monkeypatch.setattr(run, "measure_latency", lambda bootstrap, articles, rate: {
-        "latency_rate": rate, "latency_p50_ms": 20.0, "latency_p99_ms": 80.0})
+    monkeypatch.setattr(run, "latency_topics_end", lambda bootstrap: {"raw": len(published)})
+    monkeypatch.setattr(run, "measure_latency", lambda bootstrap, articles, rate, since: {
+        "latency_rate": rate, "latency_p50_ms": 20.0 + since["raw"], "latency_p99_ms": 80.0})
 
     class Broker:
         bootstrap, pid = "localhost:1", None
@@ -146,6 +147,7 @@ def test_one_latency_setup_reads_back_under_its_own_prefix(monkeypatch: pytest.M
     assert figures["articles"] == 3200 == len(published)  # 16 s at 200/s
     assert published[0] == ("bench-0006000", 200.0)  # after the drained corpus, at half the rate
     assert figures["latency_p99_ms"] == 80.0 and figures["latency_rate"] == 200.0
+    assert figures["latency_p50_ms"] == 20.0  # read back from where the topics ended before publishing
     assert figures["latency_publisher_cpu_ms_per_article"] == 0.25
     assert "latency_worker_cpu_ms_per_article" in figures
     with pytest.raises(ValueError):
