@@ -33,7 +33,6 @@ from typing import Any
 
 from bench.brokers import (
     a_broker,
-    choose_broker,
     drain_rate,
     latency_topics_end,
     measure_latency,
@@ -41,6 +40,7 @@ from bench.brokers import (
     pipeline_settings,
     produce,
     produce_paced,
+    require_apache_kafka,
     topic_count,
     wait_caught_up,
 )
@@ -83,7 +83,7 @@ LATENCY_SECONDS = {WARMUP: 5.0, SHARED: 16.0, APART: 16.0}
 class Bench:
     """What this run's stages share: the broker kind, the directory for their brokers, data and logs, the corpus."""
 
-    broker: str  # "apache-kafka" or "tansu" (``choose_broker``)
+    broker: str  # its name in results.json (``require_apache_kafka``)
     workdir: Path
     articles: list[dict[str, Any]]
 
@@ -120,7 +120,7 @@ def full_pipeline(bench: Bench, workers: int, tag: str, latency_setups: tuple[st
     has settled) to the last record: the steady rate users size a deployment from, not a rebalance pause. Then
     the latency at half that rate in each of ``latency_setups`` in turn (:func:`latency_at_half_rate`)."""
     articles, name = bench.articles, f"pipeline-{workers}-{tag}"
-    with a_broker(bench.broker, bench.workdir, name) as broker:
+    with a_broker(bench.workdir, name) as broker:
         settings = pipeline_settings(broker, bench.workdir, name)
         create_topics(settings)
         produce(broker.bootstrap, articles)
@@ -201,7 +201,7 @@ def naive_pipeline(bench: Bench, tag: str) -> dict[str, Any]:
     from bench.naive import OUTPUT
 
     articles = bench.articles[:BASELINE_ARTICLES]
-    with a_broker(bench.broker, bench.workdir, f"naive-{tag}") as broker:
+    with a_broker(bench.workdir, f"naive-{tag}") as broker:
         create_topics(pipeline_settings(broker, bench.workdir, f"naive-{tag}"))
         admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
         admin.create_topics([NewTopic(OUTPUT, 1, 1)])
@@ -257,7 +257,7 @@ def main() -> None:
     parser.add_argument("--state-articles", type=int, default=1_000_000)
     args = parser.parse_args()
     started = time.monotonic()
-    bench = Bench(choose_broker(), Path(tempfile.mkdtemp(prefix="bench-")), make_corpus(args.articles))
+    bench = Bench(require_apache_kafka(), Path(tempfile.mkdtemp(prefix="bench-")), make_corpus(args.articles))
     sizes = [len(a["text"]) + len(a["title"]) for a in bench.articles]
     print(f"corpus: {len(sizes)} articles, mean {statistics.mean(sizes) / 1024:.1f} KB; logs in {bench.workdir}",
           flush=True)

@@ -28,7 +28,7 @@ from typing import Any
 
 from kafka import KafkaConsumer
 
-from bench.brokers import a_broker, choose_broker, pipeline_settings, produce, topic_count, wait_caught_up
+from bench.brokers import a_broker, pipeline_settings, produce, require_apache_kafka, topic_count, wait_caught_up
 from bench.corpus import soak_articles
 from bench.procfs import status_mb
 from pipeline.admin import create_topics
@@ -79,7 +79,7 @@ def samples_until(bootstrap: str, pid: int, total: int, timeout: float,
 
 def soak(total: int, timeout: float, broker_kind: str) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="soak-"))
-    with a_broker(broker_kind, workdir, "soak") as broker:
+    with a_broker(workdir, "soak") as broker:
         settings = pipeline_settings(broker, workdir, "soak")
         create_topics(settings)
         worker = WorkerProcess(replace(settings, web_port=free_port()), workdir / "worker.log").start()
@@ -119,7 +119,7 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=1_000_000)
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds before the soak gives up")
     args = parser.parse_args()
-    broker_kind = choose_broker()
+    broker_kind = require_apache_kafka()
     print(f"soak: {args.articles} articles published within a week, one worker, broker {broker_kind}", flush=True)
     result = soak(args.articles, args.timeout, broker_kind)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
