@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 KAFKA_DIR  ?= .pipeline-data/apache-kafka
 KAFKA_PORT ?= 9092
 
-.PHONY: help venv build deps kafka kafka-start kafka-stop lint test test-unit test-agents test-integration test-faults \
+.PHONY: help venv build deps kafka kafka-start kafka-stop lint test test-unit test-agents test-integration test-faults test-bench \
         test-deploy demo eval bench soak clean
 
 help:
@@ -75,6 +75,9 @@ test-integration: build
 
 test-faults: deps
 	$(BIN)/pytest -rA -v tests/faults $(PYTEST_ARGS)
+
+test-bench: deps
+	$(BIN)/pytest -rA -v tests/bench $(PYTEST_ARGS)
 
 test-deploy: deps
 	$(BIN)/pytest -rA -v tests/deploy $(PYTEST_ARGS)
