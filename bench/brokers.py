@@ -26,7 +26,7 @@ from pipeline.topics import ENRICHED, RAW, WINDOW_INPUT
 BROKER = "apache-kafka"  # what results.json names as the broker
 
 
-def require_apache_kafka() -> str:
+def require_apache_kafka() -> None:
     """Apache Kafka's jars assembled (``scripts/apache-kafka.sh``, from Maven Central): the bench measures on
     Apache Kafka only, as compose deploys. The embedded Tansu reports a partition's end offset as the base offset
     of its last record batch plus one (see "Guarantees" in the README), and the bench counts records and waits
@@ -38,7 +38,6 @@ def require_apache_kafka() -> str:
     assembled = assemble_apache_kafka()
     if assembled.returncode != 0:
         raise SystemExit(f"assembling Apache Kafka failed ({assembled.returncode}):\n{assembled.stderr[-2000:]}")
-    return BROKER
 
 
 @contextmanager

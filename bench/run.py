@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.brokers import (
+    BROKER,
     a_broker,
     drain_rate,
     latency_topics_end,
@@ -81,9 +82,8 @@ LATENCY_SECONDS = {WARMUP: 5.0, SHARED: 16.0, APART: 16.0}
 
 @dataclass(frozen=True)
 class Bench:
-    """What this run's stages share: the broker kind, the directory for their brokers, data and logs, the corpus."""
+    """What this run's stages share: the directory for their brokers, data and logs, and the corpus."""
 
-    broker: str  # its name in results.json (``require_apache_kafka``)
     workdir: Path
     articles: list[dict[str, Any]]
 
@@ -257,11 +257,12 @@ def main() -> None:
     parser.add_argument("--state-articles", type=int, default=1_000_000)
     args = parser.parse_args()
     started = time.monotonic()
-    bench = Bench(require_apache_kafka(), Path(tempfile.mkdtemp(prefix="bench-")), make_corpus(args.articles))
+    require_apache_kafka()
+    bench = Bench(Path(tempfile.mkdtemp(prefix="bench-")), make_corpus(args.articles))
     sizes = [len(a["text"]) + len(a["title"]) for a in bench.articles]
     print(f"corpus: {len(sizes)} articles, mean {statistics.mean(sizes) / 1024:.1f} KB; logs in {bench.workdir}",
           flush=True)
-    print(f"broker: {bench.broker}; analysis {build()}; latency articles published by {paced_publisher()}",
+    print(f"broker: {BROKER}; analysis {build()}; latency articles published by {paced_publisher()}",
           flush=True)
     rounds: list[Round] = []
     longest = 0.0
@@ -279,7 +280,7 @@ def main() -> None:
     state["estimated_worker_rss_mb"] = round(summary["peak_rss_mb"] + state["state_mb"], 1)
     results: dict[str, Any] = {
         "machine": f"{platform.machine()}, {cores} cores, Python {platform.python_version()}", "cores": cores,
-        "articles": len(bench.articles), "broker": bench.broker, "analysis_compiled": compiled(),
+        "articles": len(bench.articles), "broker": BROKER, "analysis_compiled": compiled(),
         "latency_publisher": paced_publisher(),
         "rounds_run": len(rounds), **summary, "state": state, "rounds": rounds,
         "seconds": round(time.monotonic() - started),

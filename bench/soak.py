@@ -28,7 +28,15 @@ from typing import Any
 
 from kafka import KafkaConsumer
 
-from bench.brokers import a_broker, pipeline_settings, produce, require_apache_kafka, topic_count, wait_caught_up
+from bench.brokers import (
+    BROKER,
+    a_broker,
+    pipeline_settings,
+    produce,
+    require_apache_kafka,
+    topic_count,
+    wait_caught_up,
+)
 from bench.corpus import soak_articles
 from bench.procfs import status_mb
 from pipeline.admin import create_topics
@@ -77,7 +85,7 @@ def samples_until(bootstrap: str, pid: int, total: int, timeout: float,
         consumer.close()
 
 
-def soak(total: int, timeout: float, broker_kind: str) -> dict[str, Any]:
+def soak(total: int, timeout: float) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="soak-"))
     with a_broker(workdir, "soak") as broker:
         settings = pipeline_settings(broker, workdir, "soak")
@@ -103,7 +111,7 @@ def soak(total: int, timeout: float, broker_kind: str) -> dict[str, Any]:
             worker.stop()
     tenth = next(s for s in trace if s["enriched"] >= total // 10)
     return {
-        "articles": total, "broker": broker_kind, "idle_rss_mb": round(idle_mb, 1),
+        "articles": total, "broker": BROKER, "idle_rss_mb": round(idle_mb, 1),
         "rss_mb": round(final_mb, 1), "peak_rss_mb": round(peak_mb, 1),
         "articles_per_second": round(total / trace[-1]["seconds"], 1),
         # Growth per article past the first tenth, when the worker's own start-up allocations are behind it:
@@ -119,9 +127,9 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=1_000_000)
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds before the soak gives up")
     args = parser.parse_args()
-    broker_kind = require_apache_kafka()
-    print(f"soak: {args.articles} articles published within a week, one worker, broker {broker_kind}", flush=True)
-    result = soak(args.articles, args.timeout, broker_kind)
+    require_apache_kafka()
+    print(f"soak: {args.articles} articles published within a week, one worker, broker {BROKER}", flush=True)
+    result = soak(args.articles, args.timeout)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(f"after {result['articles']} articles: RSS {result['rss_mb']} MB, peak {result['peak_rss_mb']} MB "
           f"(idle {result['idle_rss_mb']} MB); {result['bytes_per_article_after_first_tenth']} bytes per article "
