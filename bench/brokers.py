@@ -117,13 +117,16 @@ def produce_paced(bootstrap: str, articles: list[dict[str, Any]], rate: float) -
     return (kcat_cpu + cpu_seconds(os.getpid()) - own) * 1000 / len(articles)
 
 
+def partitions_of(consumer: KafkaConsumer, *topics: str) -> list[TopicPartition]:
+    """Every partition of ``topics`` as ``consumer``'s metadata knows them (none for a topic it does not know)."""
+    return [TopicPartition(topic, p) for topic in topics for p in consumer.partitions_for_topic(topic) or ()]
+
+
 def topic_count(bootstrap: str, topic: str, consumer: KafkaConsumer | None = None) -> int:
     """Records in ``topic`` (the sum of its end offsets); pass a consumer to poll without reconnecting."""
     client = consumer or KafkaConsumer(bootstrap_servers=bootstrap)
     try:
-        partitions = client.partitions_for_topic(topic) or set()
-        ends = client.end_offsets([TopicPartition(topic, p) for p in partitions])
-        return int(sum(ends.values()))
+        return int(sum(client.end_offsets(partitions_of(client, topic)).values()))
     finally:
         if consumer is None:
             client.close()
@@ -158,7 +161,7 @@ def wait_caught_up(bootstrap: str, group: str, timeout: float = 60.0) -> None:
     consumer = KafkaConsumer(bootstrap_servers=bootstrap)
     deadline = time.monotonic() + timeout
     try:
-        partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        partitions = partitions_of(consumer, *topics)
         if not partitions:  # no metadata: "all of nothing committed" would pass at once
             raise RuntimeError(f"no partitions found for {', '.join(topics)}")
         while time.monotonic() < deadline:
@@ -178,9 +181,7 @@ def latency_topics_end(bootstrap: str) -> dict[TopicPartition, int]:
     from, not the whole topics again (by a round's last pass, 17,000 raw records read for 5,000)."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap)
     try:
-        partitions = [TopicPartition(t, p) for t in (RAW.name, ENRICHED.name)
-                      for p in consumer.partitions_for_topic(t) or ()]
-        return dict(consumer.end_offsets(partitions))
+        return dict(consumer.end_offsets(partitions_of(consumer, RAW.name, ENRICHED.name)))
     finally:
         consumer.close()
 
@@ -210,7 +211,7 @@ def read_timestamps(bootstrap: str, topic: str, wanted: set[str], since: Mapping
     found: dict[str, int] = {}
     deadline = time.monotonic() + timeout
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        partitions = partitions_of(consumer, topic)
         if not partitions:
             raise RuntimeError(f"no partitions found for {topic}")
         consumer.assign(partitions)
