@@ -4,9 +4,11 @@ reads; and the cores its threads may run on."""
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from types import TracebackType
 
 
 def status_mb(pid: int | str, field: str) -> float:
@@ -41,6 +43,57 @@ class CpuMeter:
         if self.broker_pid:
             result[f"{prefix}broker_cpu_ms_per_article"] = round((broker - self._broker) * 1000 / articles, 2)
         return result
+
+
+def machine_ticks() -> tuple[int, int]:
+    """The whole machine's steal and total clock ticks since boot, over every core (``/proc/stat``'s first line:
+    user, nice, system, idle, iowait, irq, softirq, steal; a guest's own time is within user). Steal is the time
+    the VM's cores were ready to run while the hypervisor ran something else."""
+    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return ticks[7], sum(ticks)
+
+
+def steal_figures(samples: list[tuple[int, int]], prefix: str = "") -> dict[str, float]:
+    """From :func:`machine_ticks` taken every ``StealSampler.INTERVAL``: the percentage of the machine's time the
+    hypervisor took over the whole span, and in its worst second (two intervals; the whole span if shorter)."""
+    def percent(first: tuple[int, int], last: tuple[int, int]) -> float:
+        total = last[1] - first[1]
+        return round(100 * (last[0] - first[0]) / total, 1) if total else 0.0
+
+    whole = percent(samples[0], samples[-1])
+    seconds = [percent(samples[i], samples[i + 2]) for i in range(len(samples) - 2)]
+    return {f"{prefix}steal_percent": whole, f"{prefix}steal_percent_worst_second": max(seconds, default=whole)}
+
+
+class StealSampler:
+    """The machine's steal ticks sampled every ``INTERVAL`` while the block runs, for :func:`steal_figures`. On a
+    shared VM a stretch of steal stalls every process at once, which decides a tail of latencies more than any
+    one process's CPU time shows."""
+
+    INTERVAL = 0.5
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[int, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="steal-sampler", daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.INTERVAL):
+            self.samples.append(machine_ticks())
+
+    def __enter__(self) -> StealSampler:
+        self.samples.append(machine_ticks())
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append(machine_ticks())
+
+    def figures(self, prefix: str = "") -> dict[str, float]:
+        return steal_figures(self.samples, prefix)
 
 
 def pin(pid: int, cpus: set[int]) -> None:

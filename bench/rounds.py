@@ -25,7 +25,7 @@ SHARED, APART, WARMUP = "shared", "apart", "warmup"
 LATENCY_PREFIX = {SHARED: "latency_", APART: "latency_apart_", WARMUP: "latency_warmup_"}  # of each one's figures
 APART_SKIPPED = LATENCY_PREFIX[APART] + "skipped"  # why a round could not measure the apart setup
 _LATENCY_FIGURES = ("rate", "p50_ms", "p99_ms", "worker_cpu_ms_per_article", "broker_cpu_ms_per_article",
-                    "publisher_cpu_ms_per_article")
+                    "publisher_cpu_ms_per_article", "steal_percent", "steal_percent_worst_second")
 LATENCY_KEYS = tuple(prefix + figure for prefix in LATENCY_PREFIX.values() for figure in _LATENCY_FIGURES)
 
 Round = dict[str, dict[str, Any]]

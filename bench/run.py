@@ -46,7 +46,7 @@ from bench.brokers import (
     wait_caught_up,
 )
 from bench.corpus import make_corpus
-from bench.procfs import CpuMeter, apart_possible, cores_apart, status_mb
+from bench.procfs import CpuMeter, StealSampler, apart_possible, cores_apart, status_mb
 from bench.rounds import (
     APART,
     APART_SKIPPED,
@@ -129,10 +129,12 @@ def full_pipeline(bench: Bench, workers: int, tag: str, latency_setups: tuple[st
         try:
             settled = wait_all_processing(broker.bootstrap, group)
             meter = CpuMeter([w.process.pid for w in group if w.process], broker.pid)
-            rate = drain_rate(broker.bootstrap, ENRICHED.name, len(articles), STAGE_TIMEOUT_SECONDS, settled)
-            # CPU time per article: what a core buys, less moved by a shared machine's noise
+            with StealSampler() as steal:
+                rate = drain_rate(broker.bootstrap, ENRICHED.name, len(articles), STAGE_TIMEOUT_SECONDS, settled)
+            # CPU time per article: what a core buys, less moved by a shared machine's noise; and how much of
+            # the machine the hypervisor took meanwhile, which moves the rates
             result: dict[str, Any] = {"articles_per_second": round(rate, 1),
-                                      **meter.ms_per_article(max(len(articles) - settled, 1))}
+                                      **meter.ms_per_article(max(len(articles) - settled, 1)), **steal.figures()}
             published = len(articles)
             for setup in latency_setups:
                 if setup == APART and not apart_possible(broker.pid):
@@ -167,12 +169,13 @@ def latency_at_half_rate(broker: Any, app_id: str, pids: list[int], rate: float,
         since = latency_topics_end(broker.bootstrap)
         meter = CpuMeter(pids, broker.pid)
         # What the publisher takes of the cores (paced_publisher): shared with the worker, or the broker's
-        publisher_ms = produce_paced(broker.bootstrap, extra, rate=rate / 2)
-        wait_caught_up(broker.bootstrap, app_id)
+        with StealSampler() as steal:
+            publisher_ms = produce_paced(broker.bootstrap, extra, rate=rate / 2)
+            wait_caught_up(broker.bootstrap, app_id)
         # At half the rate a batch holds an article or two: what each costs then, not when draining. Taken
         # before the latency is read back, which loads the broker.
         result: dict[str, Any] = {f"{prefix}publisher_cpu_ms_per_article": round(publisher_ms, 2),
-                                  **meter.ms_per_article(len(extra), prefix=prefix)}
+                                  **meter.ms_per_article(len(extra), prefix=prefix), **steal.figures(prefix)}
     figures = measure_latency(broker.bootstrap, extra, rate / 2, since)
     result.update({prefix + key.removeprefix(LATENCY_PREFIX[SHARED]): value for key, value in figures.items()})
     return {**result, "articles": len(extra)}
@@ -307,7 +310,8 @@ def print_table(results: dict[str, Any]) -> None:
     state, latency = results["state"], results["latency"]
     print(f"worker CPU per article: {one['worker_cpu_ms_per_article']} ms (1 worker), "
           f"{two.get('worker_cpu_ms_per_article')} ms (2 workers); broker CPU per article: "
-          f"{one.get('broker_cpu_ms_per_article')} ms, {two.get('broker_cpu_ms_per_article')} ms")
+          f"{one.get('broker_cpu_ms_per_article')} ms, {two.get('broker_cpu_ms_per_article')} ms; the VM's steal "
+          f"during those drains {one.get('steal_percent')}%, {two.get('steal_percent')}% of the machine")
     for setup, where in ((WARMUP, "warm-up first (sharing, no target's figure)"), (SHARED, "sharing the cores"),
                          (APART, "the worker on a core of its own")):
         prefix = LATENCY_PREFIX[setup]
@@ -320,7 +324,9 @@ def print_table(results: dict[str, Any]) -> None:
               f"p99 {latency[prefix + 'p99_ms']} ms {latency[prefix + 'p99_ms_per_round']} "
               f"at {latency[prefix + 'rate_per_round']}/s; worker CPU {latency[prefix + 'worker_cpu_ms_per_article']}"
               f" ms an article at that rate (publisher {latency.get(prefix + 'publisher_cpu_ms_per_article')} ms, "
-              f"broker {latency.get(prefix + 'broker_cpu_ms_per_article')} ms)")
+              f"broker {latency.get(prefix + 'broker_cpu_ms_per_article')} ms); the VM's steal "
+              f"{latency.get(prefix + 'steal_percent_per_round')}%, worst second "
+              f"{latency.get(prefix + 'steal_percent_worst_second_per_round')}%")
     print(f"worker peak RSS {results['peak_rss_mb']} MB")
     print(f"state of {state['articles']} articles within a week: {state['state_mb']} MB "
           f"({state['bytes_per_article']} bytes each); worker RSS estimate {state['estimated_worker_rss_mb']} MB")
