@@ -47,6 +47,7 @@ from bench.brokers import (
 )
 from bench.corpus import make_corpus
 from bench.procfs import CpuMeter, StealSampler, apart_possible, cores_apart, status_mb
+from bench.report import print_table
 from bench.rounds import (
     APART,
     APART_SKIPPED,
@@ -289,56 +290,10 @@ def main() -> None:
         "seconds": round(time.monotonic() - started),
     }
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print_table(results)
+    print_table(results, RESULTS)
     if "unfinished" in results["pipeline_2"]:
         print(f"UNFINISHED: two workers did not drain the corpus: {results['pipeline_2']['unfinished']}")
         sys.exit(1)
-
-
-def print_table(results: dict[str, Any]) -> None:
-    offline_, naive, one, two = (results[k] for k in ("offline", "naive", "pipeline_1", "pipeline_2"))
-    rows = [
-        ("1. bare VADER on every sentence", offline_["vader_every_sentence_articles_per_second"]),
-        ("2. naive pipeline (whole-article VADER agent)", naive["articles_per_second"]),
-        ("3. analyzer offline", offline_["analyze_articles_per_second"]),
-        ("4. full pipeline, 1 worker", one["articles_per_second"]),
-        ("5. full pipeline, 2 workers", two["articles_per_second"]),
-    ]
-    print(f"\n{'measurement (best of ' + str(results['rounds_run']) + ' rounds)':48} articles/s")
-    for name, value in rows:
-        print(f"{name:48} {value:>10.1f}")
-    state, latency = results["state"], results["latency"]
-    print(f"worker CPU per article: {one['worker_cpu_ms_per_article']} ms (1 worker), "
-          f"{two.get('worker_cpu_ms_per_article')} ms (2 workers); broker CPU per article: "
-          f"{one.get('broker_cpu_ms_per_article')} ms, {two.get('broker_cpu_ms_per_article')} ms; the VM's steal "
-          f"during those drains {one.get('steal_percent')}%, {two.get('steal_percent')}% of the machine")
-    for setup, where in ((WARMUP, "warm-up first (sharing, no target's figure)"), (SHARED, "sharing the cores"),
-                         (APART, "the worker on a core of its own")):
-        prefix = LATENCY_PREFIX[setup]
-        if f"{prefix}p99_ms" not in latency:
-            if setup == APART and APART_SKIPPED in latency:
-                print(f"latency, {where}: not measured ({latency[APART_SKIPPED]})")
-            continue
-        print(f"latency at half the rate, {where} (median of rounds, each round's in brackets): "
-              f"p50 {latency[prefix + 'p50_ms']} ms {latency[prefix + 'p50_ms_per_round']}, "
-              f"p99 {latency[prefix + 'p99_ms']} ms {latency[prefix + 'p99_ms_per_round']} "
-              f"at {latency[prefix + 'rate_per_round']}/s; worker CPU {latency[prefix + 'worker_cpu_ms_per_article']}"
-              f" ms an article at that rate (publisher {latency.get(prefix + 'publisher_cpu_ms_per_article')} ms, "
-              f"broker {latency.get(prefix + 'broker_cpu_ms_per_article')} ms); the VM's steal "
-              f"{latency.get(prefix + 'steal_percent_per_round')}%, worst second "
-              f"{latency.get(prefix + 'steal_percent_worst_second_per_round')}%")
-    print(f"worker peak RSS {results['peak_rss_mb']} MB")
-    print(f"state of {state['articles']} articles within a week: {state['state_mb']} MB "
-          f"({state['bytes_per_article']} bytes each); worker RSS estimate {state['estimated_worker_rss_mb']} MB")
-    print("ratios of the best rounds: " + ", ".join(f"{k} {v}" for k, v in results["ratios"].items()))
-    for index, (ratios, bound) in enumerate(zip(results["ratios_per_round"], results["scale_out_per_round"],
-                                                strict=True), 1):
-        print(f"  round {index}: " + ", ".join(f"{k} {v}" for k, v in {**ratios, **bound}.items()))
-    if bound := results["scale_out"]:
-        print(f"5/4 on this machine: at most {bound['ceiling']} if sharing its cores cost nothing ({results['cores']} "
-              f"cores over those one worker's drain kept busy); two workers spent {bound['sharing_cost']}x the CPU "
-              f"an article, so about {bound['ceiling_over_sharing_cost']} with every core busy")
-    print(f"{results['seconds']} s; raw figures: {RESULTS}")
 
 
 if __name__ == "__main__":
