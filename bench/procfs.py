@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
+from typing import NamedTuple
 
 
 def status_mb(pid: int | str, field: str) -> float:
@@ -45,24 +47,46 @@ class CpuMeter:
         return result
 
 
-def machine_ticks() -> tuple[int, int]:
-    """The whole machine's steal and total clock ticks since boot, over every core (``/proc/stat``'s first line:
-    user, nice, system, idle, iowait, irq, softirq, steal; a guest's own time is within user). Steal is the time
-    the VM's cores were ready to run while the hypervisor ran something else."""
-    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    return ticks[7], sum(ticks)
+class Ticks(NamedTuple):
+    """One reading of the whole machine's clock ticks since boot, every core's, and when it was taken."""
+
+    seconds: float  # time.monotonic() at the reading
+    steal: int
+    total: int
 
 
-def steal_figures(samples: list[tuple[int, int]], prefix: str = "") -> dict[str, float]:
-    """From :func:`machine_ticks` taken every ``StealSampler.INTERVAL``: the percentage of the machine's time the
-    hypervisor took over the whole span, and in its worst second (two intervals; the whole span if shorter)."""
-    def percent(first: tuple[int, int], last: tuple[int, int]) -> float:
-        total = last[1] - first[1]
-        return round(100 * (last[0] - first[0]) / total, 1) if total else 0.0
+def parse_ticks(stat: str, seconds: float) -> Ticks:
+    """``/proc/stat``'s first line: user, nice, system, idle, iowait, irq, softirq, steal, then guest and
+    guest_nice, which user and nice already count. Steal is the time the VM's cores were ready to run while the
+    hypervisor ran something else."""
+    ticks = [int(value) for value in stat.split("\n", 1)[0].split()[1:9]]
+    return Ticks(seconds, ticks[7], sum(ticks))
+
+
+def machine_ticks() -> Ticks:
+    with open("/proc/stat") as stat:
+        return parse_ticks(stat.readline(), time.monotonic())
+
+
+# A pass's "worst second": windows at least this long, not a fixed count of intervals (the sampler's waits drift
+# under load, and the last interval, cut short by the block's end, must not stand alone).
+WORST_WINDOW_SECONDS = 0.9
+
+
+def steal_figures(samples: list[Ticks], prefix: str = "") -> dict[str, float]:
+    """The percentage of the machine's time the hypervisor took over the span of ``samples``, and in its worst
+    second (the worst window of at least ``WORST_WINDOW_SECONDS``; the whole span if it is shorter)."""
+    def percent(first: Ticks, last: Ticks) -> float:
+        total = last.total - first.total
+        return round(100 * (last.steal - first.steal) / total, 1) if total else 0.0
 
     whole = percent(samples[0], samples[-1])
-    seconds = [percent(samples[i], samples[i + 2]) for i in range(len(samples) - 2)]
-    return {f"{prefix}steal_percent": whole, f"{prefix}steal_percent_worst_second": max(seconds, default=whole)}
+    windows = []  # each ending at a sample, from the latest one at least WORST_WINDOW_SECONDS before it
+    for index, last in enumerate(samples):
+        first = next((s for s in reversed(samples[:index]) if last.seconds - s.seconds >= WORST_WINDOW_SECONDS), None)
+        if first is not None:
+            windows.append(percent(first, last))
+    return {f"{prefix}steal_percent": whole, f"{prefix}steal_percent_worst_second": max(windows, default=whole)}
 
 
 class StealSampler:
@@ -73,7 +97,7 @@ class StealSampler:
     INTERVAL = 0.5
 
     def __init__(self) -> None:
-        self.samples: list[tuple[int, int]] = []
+        self.samples: list[Ticks] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, name="steal-sampler", daemon=True)
 

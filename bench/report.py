@@ -25,8 +25,11 @@ def print_table(results: dict[str, Any], path: Path) -> None:
     state, latency = results["state"], results["latency"]
     print(f"worker CPU per article: {one['worker_cpu_ms_per_article']} ms (1 worker), "
           f"{two.get('worker_cpu_ms_per_article')} ms (2 workers); broker CPU per article: "
-          f"{one.get('broker_cpu_ms_per_article')} ms, {two.get('broker_cpu_ms_per_article')} ms; the VM's steal "
-          f"during those drains {one.get('steal_percent')}%, {two.get('steal_percent')}% of the machine")
+          f"{one.get('broker_cpu_ms_per_article')} ms, {two.get('broker_cpu_ms_per_article')} ms")
+    steal = ", ".join(f"{run['steal_percent']}% ({workers})" for run, workers in ((one, "1 worker"), (two, "2 workers"))
+                      if "steal_percent" in run)
+    if steal:  # not in a two-worker drain that did not finish
+        print(f"the VM's steal during those drains: {steal} of the machine")
     for setup, where in ((WARMUP, "warm-up first (sharing, no target's figure)"), (SHARED, "sharing the cores"),
                          (APART, "the worker on a core of its own")):
         prefix = LATENCY_PREFIX[setup]
@@ -39,9 +42,7 @@ def print_table(results: dict[str, Any], path: Path) -> None:
               f"p99 {latency[prefix + 'p99_ms']} ms {latency[prefix + 'p99_ms_per_round']} "
               f"at {latency[prefix + 'rate_per_round']}/s; worker CPU {latency[prefix + 'worker_cpu_ms_per_article']}"
               f" ms an article at that rate (publisher {latency.get(prefix + 'publisher_cpu_ms_per_article')} ms, "
-              f"broker {latency.get(prefix + 'broker_cpu_ms_per_article')} ms); the VM's steal "
-              f"{latency.get(prefix + 'steal_percent_per_round')}%, worst second "
-              f"{latency.get(prefix + 'steal_percent_worst_second_per_round')}%")
+              f"broker {latency.get(prefix + 'broker_cpu_ms_per_article')} ms)" + _steal(latency, prefix))
     print(f"worker peak RSS {results['peak_rss_mb']} MB")
     print(f"state of {state['articles']} articles within a week: {state['state_mb']} MB "
           f"({state['bytes_per_article']} bytes each); worker RSS estimate {state['estimated_worker_rss_mb']} MB")
@@ -54,3 +55,11 @@ def print_table(results: dict[str, Any], path: Path) -> None:
               f"cores over those one worker's drain kept busy); two workers spent {bound['sharing_cost']}x the CPU "
               f"an article, so about {bound['ceiling_over_sharing_cost']} with every core busy")
     print(f"{results['seconds']} s; raw figures: {path}")
+
+
+def _steal(latency: dict[str, Any], prefix: str) -> str:
+    """The VM's steal in each round's pass of one setup, where the rounds have it."""
+    if prefix + "steal_percent_per_round" not in latency:
+        return ""
+    return (f"; the VM's steal each round {latency[prefix + 'steal_percent_per_round']}%, worst second "
+            f"{latency[prefix + 'steal_percent_worst_second_per_round']}%")
