@@ -85,14 +85,11 @@ def _positive(kind: Callable[[str], T]) -> Callable[[str], T]:
     return parse
 
 
-def _non_negative(kind: Callable[[str], T]) -> Callable[[str], T]:
-    def parse(raw: str) -> T:
-        value = kind(raw)
-        if value < 0:  # type: ignore[operator]
-            raise ValueError("expected 0 or a positive number")
-        return value
-
-    return parse
+def _non_negative(raw: str) -> float:
+    value = float(raw)
+    if value < 0:
+        raise ValueError("expected 0 or a positive number")
+    return value
 
 
 def _env(name: str, parse: Callable[[str], Any], default: Any, doc: str) -> Any:
@@ -160,15 +157,9 @@ class Settings:
         "Consumer-group rebalance timeout; a few seconds on the embedded broker.",
     )
     stall_exit_seconds: float = _env(
-        "PIPELINE_STALL_EXIT_SECONDS", _non_negative(float), 300.0,
+        "PIPELINE_STALL_EXIT_SECONDS", _non_negative, 300.0,
         "A worker whose rebalance or table recovery makes no progress for this long exits with status 70, for its "
         "supervisor to restart it (0: never).",
-    )
-    standby_replicas: int = _env(
-        "PIPELINE_STANDBY_REPLICAS", _non_negative(int), 0,
-        "Hot copies each worker keeps of other workers' tables (Faust's `table_standby_replicas`). 1 makes a "
-        "takeover after a worker dies skip replaying the changelogs, at about a fifth more CPU an article with "
-        "two workers; 0 replays them at takeover, as at every restart.",
     )
     processing_guarantee: str = _env(
         "PIPELINE_PROCESSING_GUARANTEE", _choice(GUARANTEES), "at_least_once",

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.app import create_app
 from pipeline.settings import Settings, SettingsError, documented_settings
 from tests.helpers import ROOT
 
@@ -14,24 +13,22 @@ def test_defaults_need_no_environment() -> None:
     assert settings.broker_url == "kafka://127.0.0.1:9092"
     assert settings.window_sizes == (3600, 86400)
     assert settings.processing_guarantee == "at_least_once"
-    assert settings.standby_replicas == 0
 
 
 def test_reads_every_variable_at_call_time() -> None:
     env = {"PIPELINE_BROKER_URL": "kafka://a:1,kafka://b:2", "PIPELINE_PARTITIONS": "8",
-           "PIPELINE_WINDOWS": "86400,3600,3600", "PIPELINE_DATA_DIR": "/tmp/x", "PIPELINE_STANDBY_REPLICAS": "1"}
+           "PIPELINE_WINDOWS": "86400,3600,3600", "PIPELINE_DATA_DIR": "/tmp/x"}
     settings = Settings.from_env(env)
     assert settings.bootstrap_servers == ["a:1", "b:2"]
     assert settings.partitions == 8
     assert settings.window_sizes == (3600, 86400)
     assert settings.data_dir == Path("/tmp/x")
-    assert settings.standby_replicas == 1
 
 
 @pytest.mark.parametrize("name,value", [
     ("PIPELINE_PARTITIONS", "zero"), ("PIPELINE_PARTITIONS", "0"), ("PIPELINE_WINDOWS", ""),
     ("PIPELINE_WINDOWS", "-5"), ("PIPELINE_PROCESSING_GUARANTEE", "maybe"), ("PIPELINE_LOG_LEVEL", "LOUD"),
-    ("PIPELINE_STALL_EXIT_SECONDS", "-1"), ("PIPELINE_STANDBY_REPLICAS", "-1"), ("PIPELINE_STANDBY_REPLICAS", "1.5"),
+    ("PIPELINE_STALL_EXIT_SECONDS", "-1"),
 ])
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     if value == "":
@@ -95,10 +92,3 @@ def test_to_env_round_trips_every_setting(tmp_path: Path) -> None:
         "PIPELINE_DEDUP_RETENTION_SECONDS": "99", "PIPELINE_PROCESSING_GUARANTEE": "exactly_once"})
     assert Settings.from_env(settings.to_env()) == settings
     assert Settings.from_env(Settings.from_env({}).to_env()) == Settings.from_env({})
-
-
-@pytest.mark.parametrize("replicas", [0, 2])
-def test_the_app_keeps_the_standby_replicas_asked_for(replicas: int) -> None:
-    # Faust's own default is 1 (every worker follows the others' changelogs): the setting must reach the app.
-    app = create_app(Settings.from_env({"PIPELINE_STANDBY_REPLICAS": str(replicas)}))
-    assert app.conf.table_standby_replicas == replicas
