@@ -70,11 +70,14 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
         # over the limit the producer refused it and the worker crashed.
         producer_max_request_size=MAX_RECORD_BYTES + 64 * 1024,
         table_cleanup_interval=timedelta(seconds=30),
-        # No standby copies (Faust's default keeps one of every other worker's tables). With memory stores they
-        # would spare nothing: a takeover replays the changelog from its start anyway (a memory store keeps no
-        # offset), and each store drops the partitions it does not own at the end of every recovery. Following
-        # the other workers' changelogs cost two draining workers a fifth to a third more CPU an article.
+        # No standby copies (Faust's default keeps one of each table partition on another worker). With memory
+        # stores they would spare nothing: a takeover replays the changelog from its start anyway (a memory store
+        # keeps no offset), and each store drops the partitions it does not own at the end of every recovery.
+        # Following the other's changelogs cost two draining workers a fifth to a third more CPU an article.
         table_standby_replicas=0,
+        # Faust would read some 80 variables of its own (BROKER_URL, TABLE_STANDBY_REPLICAS, ...) over these
+        # arguments: only Settings reads the environment.
+        env={},
         logging_config=None,
         Stream=BatchingStream,  # batches without a timer spinning while idle (pipeline/batching.py)
         # /metrics takes no body: anything larger than this is refused with 413 before it is read.

@@ -29,7 +29,7 @@ The defects, each of which lost input in our fault tests:
    start of its restore returned the whole restore during the rebalance, and recovery then waited forever for
    records the fetcher had passed, every partition paused (the CI failure of Nov 29; 3 of about 60 two-worker
    failovers under load on Nov 30). Such changelog records are fetched again (:meth:`_refetch_changelogs`).
-   (The workers keep no standby copies since, ``app.py``, so no standby fetch is out any more; both fixes stay.)
+   (The workers keep no standby copies, ``app.py``: no standby fetch is out when a restore begins. Both fixes stay.)
 3. Offsets the fetcher steps over hold no record (transaction markers, aborted or expired records). Faust credits
    them as a "gap" only between two records it hands over, and not after a record at offset 0.
 4. And it credits every offset between its read offset and the record it hands over, that record included, as

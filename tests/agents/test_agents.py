@@ -146,15 +146,15 @@ async def test_the_seen_store_recovers_in_changelog_order_and_keeps_its_partitio
     assert dict(harness.pipeline.seen.items()) == {first: "0123456789abcdef 11 0"}
 
 
-
 async def test_the_workers_keep_no_standby_copies(harness: Harness) -> None:
     # Faust keeps one by default. A memory store keeps no changelog offset, so a worker taking a partition over
     # replays its changelog from the start whatever it followed, and drops what it does not own when a recovery
-    # ends (above): standby copies would only cost the CPU of following every other worker's changelogs.
+    # ends (above): standby copies would only cost the CPU of following the other workers' changelogs.
     assert harness.app.conf.table_standby_replicas == 0
     for table in (harness.pipeline.seen, harness.pipeline.windows):
         store: Any = table.data
         assert store.persisted_offset(TP("t", 0)) is None
+
 
 async def test_window_agent_emits_closed_windows(harness: Harness) -> None:
     async with harness.pipeline.enrich.test_context() as enrich:

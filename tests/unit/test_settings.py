@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.app import create_app
 from pipeline.settings import Settings, SettingsError, documented_settings
 from tests.helpers import ROOT
 
@@ -92,3 +93,14 @@ def test_to_env_round_trips_every_setting(tmp_path: Path) -> None:
         "PIPELINE_DEDUP_RETENTION_SECONDS": "99", "PIPELINE_PROCESSING_GUARANTEE": "exactly_once"})
     assert Settings.from_env(settings.to_env()) == settings
     assert Settings.from_env(Settings.from_env({}).to_env()) == Settings.from_env({})
+
+
+def test_faust_reads_no_environment_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Faust reads BROKER_URL, TABLE_STANDBY_REPLICAS and some 80 more over the app's own arguments.
+    for name, value in (("BROKER_URL", "kafka://elsewhere:1"), ("TABLE_STANDBY_REPLICAS", "2"),
+                        ("BROKER_COMMIT_EVERY", "1")):
+        monkeypatch.setenv(name, value)
+    app = create_app(Settings.from_env({"PIPELINE_BROKER_URL": "kafka://here:9092"}))
+    assert [str(url) for url in app.conf.broker] == ["kafka://here:9092"]
+    assert app.conf.table_standby_replicas == 0
+    assert app.conf.broker_commit_every == 10_000  # Faust's default
