@@ -240,21 +240,24 @@ class Pipeline:
         # format before contributions were grouped, still read).
         items = message["cs"] if message.get("type") == "articles" else [message["c"]]
         sends: list[Pending] = []
+        counted = duplicates = 0
         for item in items:
             contribution = Contribution.from_dict(item)
             outcome = self.book.add(contribution, now)
-            for size in self.settings.window_sizes:
-                label = window_label(size)
-                # Counted per window size, so a duplicate shows once per window it was dropped from.
-                if outcome.duplicates:
-                    self.metrics.window_duplicates.labels(label).inc(outcome.duplicates / len(
-                        self.settings.window_sizes))
-                if outcome.counted:
-                    self.metrics.window_articles.labels(label).inc()
+            counted += outcome.counted > 0
+            duplicates += outcome.duplicates
             if outcome.too_late:
                 sends.append(self.dead_letters.queue(self.channels.dlq, event, Rejection(
                     "too_late", f"published {iso(contribution.ts)}, older than the windows kept"), original=item))
             sends.extend(self._queue_signals(event, outcome))
+        # Once per message, not per contribution (label lookups take a lock each)
+        for size in self.settings.window_sizes:
+            label = window_label(size)
+            # Counted per window size, so a duplicate shows once per window it was dropped from.
+            if duplicates:
+                self.metrics.window_duplicates.labels(label).inc(duplicates / len(self.settings.window_sizes))
+            if counted:
+                self.metrics.window_articles.labels(label).inc(counted)
         return sends
 
     def _queue_signals(self, event: EventT[Any], outcome: Outcome) -> list[Pending]:

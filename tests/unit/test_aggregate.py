@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from pipeline.aggregate import CLOCK_KEY, Contribution, WindowBook, normalise_url, window_key
@@ -163,3 +164,46 @@ def test_signal_carries_counts_and_top_evidence() -> None:
     assert signal["evidence_by_kind"] == {"ban": {"positive": 0, "negative": 1}}
     assert signal["top_evidence"][0]["article_id"] == "a"
     assert signal["reciprocity_index"] is not None and signal["reciprocity_index"] < 0
+
+
+def test_top_evidence_keeps_the_strongest_first_and_ties_in_counting_order() -> None:
+    scores = [0.2, -0.9, 0.5, 0.9, -0.2, 0.7, 0.1, -0.5, 0.3, 0.9, -0.6, 0.4, 0.05, -0.9, 0.8]
+    b = book()
+    for index, score in enumerate(scores):
+        b.add(contribution(f"a{index:02d}", f"2021-09-24T08:{index:02d}:00Z", score=score, evidence=True), now=1)
+    # One article's sentences tie: they stay in the article's order
+    b.add(replace(contribution("a00", "2021-09-24T09:00:00Z", score=0.9), article_id="a99",
+                  evidence=[("pilot", 1, "first"), ("licence", 1, "second")]), now=1)
+    signal = b.add(contribution("z", "2021-09-25T08:00:00Z"), now=2).signals[-1]
+    expected = sorted([*((abs(s), f"a{i:02d}", "s") for i, s in enumerate(scores)), (0.9, "a99", "first"),
+                       (0.9, "a99", "second")], key=lambda t: (-t[0], t[1]))[:10]
+    assert [(e["article_id"], e["sentence"]) for e in signal["top_evidence"]] == [
+        (article, sentence) for _, article, sentence in expected]
+
+
+def test_a_clock_kept_by_an_earlier_version_still_closes_its_windows() -> None:
+    store: dict[str, Any] = {}
+    b = book(store)
+    b.add(contribution("a", "2021-09-24T08:10:00Z"), now=1)
+    del store[CLOCK_KEY]["due"]  # clocks written before the earliest open end was kept
+    out = book(store).add(contribution("b", "2021-09-24T09:10:00Z"), now=2)
+    assert [(s["window_start"], s["window_seconds"]) for s in out.signals] == [("2021-09-24T08:00:00Z", HOUR)]
+    assert store[CLOCK_KEY]["due"] == ts("2021-09-24T10:00:00Z")  # the 09:00 hour now ends first
+
+
+def test_open_windows_are_read_only_when_one_may_close() -> None:
+    class CountingStore(dict[str, Any]):
+        reads = 0
+
+        def get(self, key: str, default: Any = None) -> Any:
+            self.reads += key != CLOCK_KEY
+            return super().get(key, default)
+
+    store = CountingStore()
+    b = book(store)
+    b.add(contribution("a", "2021-09-24T08:10:00Z"), now=1)
+    store.reads = 0
+    b.add(contribution("b", "2021-09-24T08:20:00Z"), now=2)
+    assert store.reads == 2  # its own two windows; the watermark closed nothing, so no open window was read
+    out = b.add(contribution("c", "2021-09-24T09:00:00Z"), now=3)
+    assert [s["window_start"] for s in out.signals] == ["2021-09-24T08:00:00Z"]
