@@ -216,6 +216,7 @@ class WindowBook:
                  retention: int, idle_seconds: float, analyzer_version: str, partitions: int = 1) -> None:
         self.store = store
         self.partitions = partitions
+        self._partition_names = tuple(str(index) for index in range(partitions))  # the clock's keys
         self.sizes = tuple(sizes)
         self.grace = grace
         self.retention = retention
@@ -241,9 +242,10 @@ class WindowBook:
             # waiting on the others would arrive "too late".
             for entry in clock["parts"].values():
                 entry[1] = now
-        for index in range(self.partitions):
+        for name in self._partition_names:
             # A partition not heard from yet holds the watermark back until it has been idle too long.
-            clock["parts"].setdefault(str(index), [0.0, now])
+            if name not in clock["parts"]:
+                clock["parts"][name] = [0.0, now]
         part = str(c.partition)
         latest = clock["parts"].get(part, [0.0, 0.0])[0]
         clock["parts"][part] = [max(latest, c.ts), now]

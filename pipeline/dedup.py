@@ -60,9 +60,11 @@ class Fingerprints:
             if index < len(bucket) and bucket[index] == key:
                 return False
             places.append((bucket, key))
+        grown = False
         for bucket, key in places:
             bucket.insert(bisect.bisect_left(bucket, key), key)
-        if self.shift > 56 and any(len(bucket) > 4 * _BUCKET_SIZE for bucket, _ in places):
+            grown = grown or len(bucket) > 4 * _BUCKET_SIZE
+        if grown and self.shift > 56:
             # Grown within one batch (a new window taking a large backlog): split again, or inserts move ever more
             self._split(self._sorted())
         return True
