@@ -84,7 +84,8 @@ def window_start(ts: float, size: int) -> int:
 @functools.lru_cache(maxsize=1024)
 def window_key(start: int, size: int) -> str:
     """The signals topic key: ``<window_start RFC 3339>/<window_seconds>`` (cached: every input looks up its
-    windows' keys, and formatting the time was an eighth of the window stage)."""
+    windows' keys, and formatting the time was an eighth of the window stage). Integers only: the cache takes
+    3600.0 for 3600, which would format differently."""
     return f"{iso(start)}/{size}"
 
 
@@ -271,7 +272,8 @@ class WindowBook:
                     continue
                 window = new_window(start, size)
                 if start + size + self.grace > watermark:
-                    clock["open"].append(key)
+                    if key not in clock["open"]:  # it may be there without its window (a crash mid-flush)
+                        clock["open"].append(key)
                     if "due" in clock:
                         clock["due"] = start + size if clock["due"] is None else min(clock["due"], start + size)
                 # else: its moment passed before any of its articles arrived; it emits at once below

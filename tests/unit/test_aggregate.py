@@ -207,3 +207,13 @@ def test_open_windows_are_read_only_when_one_may_close() -> None:
     assert store.reads == 2  # its own two windows; the watermark closed nothing, so no open window was read
     out = b.add(contribution("c", "2021-09-24T09:00:00Z"), now=3)
     assert [s["window_start"] for s in out.signals] == ["2021-09-24T08:00:00Z"]
+
+
+def test_an_open_window_lost_from_the_store_closes_once() -> None:
+    store: dict[str, Any] = {}
+    b = book(store)
+    b.add(contribution("a", "2021-09-24T08:10:00Z"), now=1)
+    del store[window_key(int(ts("2021-09-24T08:00:00Z")), HOUR)]  # its write lost, the clock's kept (a crash mid-flush)
+    b.add(contribution("a", "2021-09-24T08:10:00Z"), now=2)  # read again after the restart
+    out = b.add(contribution("b", "2021-09-24T09:10:00Z"), now=3)
+    assert [(s["window_start"], s["window_seconds"]) for s in out.signals] == [("2021-09-24T08:00:00Z", HOUR)]
