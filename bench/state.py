@@ -23,7 +23,8 @@ import time
 from typing import Any
 
 from bench.procfs import status_mb
-from pipeline.aggregate import Contribution, WindowBook
+from pipeline.aggregate import WindowBook
+from pipeline.contribution import Contribution
 from pipeline.dedup import packed_window, seen_entry, seen_key
 from pipeline.seenindex import SeenIndex
 from pipeline.settings import Settings

@@ -22,9 +22,10 @@ import faust
 from faust.streams import _current_event
 from faust.types import ChannelT, EventT, StreamT
 
-from pipeline.aggregate import Contribution, Outcome, WindowBook, iso, window_key
+from pipeline.aggregate import Outcome, WindowBook, iso, window_key
 from pipeline.analysis import Analyzer
 from pipeline.consumer import RebalanceSafeConsumer
+from pipeline.contribution import Contribution
 from pipeline.deadletters import DeadLetters
 from pipeline.dedup import packed_window, parse_seen, same_content, seen_entry, seen_key
 from pipeline.metrics import PipelineMetrics, window_label

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from bench.brokers import wait_caught_up
-from pipeline.aggregate import Contribution, window_key
+from pipeline.aggregate import window_key
 from pipeline.broker import ApacheKafka
+from pipeline.contribution import Contribution
 from pipeline.topics import SIGNALS, WINDOW_INPUT
 from tests.faults.conftest import Stack
 from tests.faults.harness import BASE_TS, Reader, keyed, latest_signals, make_articles, produce, wait_metric

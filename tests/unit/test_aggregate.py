@@ -3,7 +3,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from pipeline.aggregate import CLOCK_KEY, Contribution, WindowBook, normalise_url, window_key
+from pipeline.aggregate import CLOCK_KEY, WindowBook, window_key
+from pipeline.contribution import Contribution, normalise_url
 from pipeline.index import window_index
 from pipeline.validation import parse_timestamp
 from tests.helpers import assert_valid

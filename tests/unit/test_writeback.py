@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.aggregate import Contribution, WindowBook, add_to_window, new_window
+from pipeline.aggregate import WindowBook, add_to_window, new_window
+from pipeline.contribution import Contribution
 from pipeline.dedup import packed_window
 from pipeline.writeback import WriteBack
 
