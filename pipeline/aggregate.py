@@ -23,6 +23,9 @@ CLOCK_KEY = "__clock__"
 MAX_TOP_EVIDENCE = 10
 SIGNAL_SCHEMA_VERSION = 1
 MAINLAND = ("CN", "CN-SH")
+# The clock's "due" (the earliest end among its open windows) for a clock written before it was kept: earlier than
+# any watermark, so the next input checks every open window, and that check sets it. Never stored.
+_DUE_UNKNOWN = float("-inf")
 
 
 def window_start(ts: float, size: int) -> int:
@@ -177,10 +180,8 @@ class WindowBook:
         clock = self.store.get(CLOCK_KEY)
         if not clock:
             return {"watermark": 0.0, "open": [], "parts": {}, "due": None}
-        copied = {"watermark": clock["watermark"], "open": list(clock["open"]), "parts": dict(clock["parts"])}
-        if "due" in clock:  # absent from clocks written before it was kept: the next input checks every window
-            copied["due"] = clock["due"]
-        return copied
+        return {"watermark": clock["watermark"], "open": list(clock["open"]), "parts": dict(clock["parts"]),
+                "due": clock.get("due", _DUE_UNKNOWN)}
 
     def _advance(self, clock: dict[str, Any], c: Contribution, now: float) -> None:
         heard = [entry[1] for entry in clock["parts"].values()]
@@ -222,8 +223,7 @@ class WindowBook:
                 if start + size + self.grace > watermark:
                     if key not in clock["open"]:  # it may be there without its window (a crash mid-flush)
                         clock["open"].append(key)
-                    if "due" in clock:
-                        clock["due"] = start + size if clock["due"] is None else min(clock["due"], start + size)
+                    clock["due"] = start + size if clock["due"] is None else min(clock["due"], start + size)
                 # else: its moment passed before any of its articles arrived; it emits at once below
             was_closed = window["revision"] > 0
             born_late = key not in clock["open"] and not was_closed
@@ -236,7 +236,7 @@ class WindowBook:
                 window["revision"] += 1
                 signals.append(to_signal(window, self.analyzer_version, now))
             self.store[key] = window
-        if "due" not in clock or (clock["due"] is not None and clock["due"] + self.grace <= watermark):
+        if clock["due"] is not None and clock["due"] + self.grace <= watermark:
             # Only when an open window may close: reading every open window for each input was a fifth of the
             # window stage
             signals.extend(self._close(clock, watermark, now))
