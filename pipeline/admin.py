@@ -25,6 +25,7 @@ class TopicStatus:
     name: str
     expected_partitions: int
     actual_partitions: int | None  # None: missing
+    setting: str | None = None  # the variable that sets expected_partitions (None: fixed)
 
     @property
     def ok(self) -> bool:
@@ -45,7 +46,7 @@ def describe(settings: Settings, specs: tuple[TopicSpec, ...] | None = None) -> 
         counts = {d["name"]: len(d["partitions"]) for d in admin.describe_topics(present)} if present else {}
     finally:
         admin.close()
-    return [TopicStatus(s.name, s.partition_count(settings), counts.get(s.name)) for s in specs]
+    return [TopicStatus(s.name, s.partition_count(settings), counts.get(s.name), s.partition_setting) for s in specs]
 
 
 def create_topics(settings: Settings, specs: tuple[TopicSpec, ...] | None = None) -> list[str]:
@@ -83,9 +84,8 @@ def verify_topics(settings: Settings, specs: tuple[TopicSpec, ...] | None = None
         if status.actual_partitions is None:
             problems.append(f"{status.name}: missing (run `pipeline topics create`)")
         elif not status.ok:
-            problems.append(
-                f"{status.name}: has {status.actual_partitions} partitions, the pipeline needs "
-                f"{status.expected_partitions}; recreate it or set PIPELINE_PARTITIONS to match"
-            )
+            fix = f"recreate it or set {status.setting}={status.actual_partitions}" if status.setting else "recreate it"
+            problems.append(f"{status.name}: has {status.actual_partitions} partitions, the pipeline needs "
+                            f"{status.expected_partitions}; {fix}")
     if problems:
         raise TopicMismatchError("topic check failed:\n  " + "\n  ".join(problems))

@@ -4,9 +4,10 @@ Two stages:
 - ``enrich`` reads ``articles.raw.v1`` (N partitions), validates, drops re-sent duplicates, analyses, and
   sends ``articles.enriched.v1`` plus a compact window contribution; an id is remembered as seen only after
   the broker acknowledged its outputs (see :meth:`Pipeline.handle_raw_batch`);
-- ``windows`` reads the one-partition window input (contributions and in-band ticks) in batches, updates the
-  changelogged window table through :class:`pipeline.aggregate.WindowBook` and sends
-  ``signals.reciprocity.v1`` for every window that closes (or is revised by a late article).
+- ``windows`` reads the window input (contributions and in-band ticks; one partition per window shard, see
+  :mod:`pipeline.windowshards`) in batches, updates the changelogged window table through each shard's
+  :class:`pipeline.aggregate.WindowBook` and sends ``signals.reciprocity.v1`` for every window that closes (or is
+  revised by a late article).
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ from pipeline.outbox import Outbox, PartitionRevoked, Pending
 from pipeline.records import EnrichedArticle, ReciprocitySignal
 from pipeline.seentable import SeenTable
 from pipeline.settings import Settings
-from pipeline.topics import RAW, TABLES, WINDOW_INPUT
+from pipeline.topics import RAW, WINDOW_INPUT
 from pipeline.validation import Rejection, validate_raw
+from pipeline.windowshards import shard_books
 from pipeline.writeback import WriteBack
 
 log = logging.getLogger(__name__)
@@ -85,13 +87,11 @@ class Pipeline:
         app.tables.add(self.seen)
         self._last_scan = float("-inf")  # when the seen table was last scanned for expired ids
         self._expired: dict[int, list[str]] = {}  # raw partition -> ids found expired, deleted at its next event
-        # One partition: the changelog partition of a write is 0 whatever the current event (writes are made
-        # after a batch, outside any one event's processing).
-        self.windows = app.Table("windows", default=None, partitions=TABLES["windows"], use_partitioner=True)
-        self.window_store = WriteBack(self.windows, encode=packed_window)
-        self.book = WindowBook(self.window_store, settings.window_sizes, settings.window_grace_seconds,
-                               settings.window_retention_seconds, settings.idle_close_seconds,
-                               analyzer.version, partitions=settings.partitions)
+        # Partitioned like the window input: a write goes to the changelog partition of Faust's current event,
+        # which handle_window_batch sets to one of the shard's own events when it writes the shard's windows.
+        self.windows = app.Table("windows", default=None, partitions=settings.window_shards)
+        self.window_stores = [WriteBack(self.windows, encode=packed_window) for _ in range(settings.window_shards)]
+        self.books = shard_books(self.window_stores, settings, analyzer.version)
         self.enrich = app.agent(channels.raw, name="enrich")(self._enrich)
         self.window_agent = app.agent(channels.window_input, name="windows")(self._windows)
         self.tick = app.timer(settings.tick_seconds, name="window-tick")(self._tick)
@@ -149,15 +149,15 @@ class Pipeline:
                 self.metrics.processing_seconds.observe(elapsed)
 
     def _queue_contributions(self, done: list[tuple[EventT[Any], _Outputs]]) -> list[Pending]:
-        """One window-input message per raw partition in the batch, with that partition's contributions in
-        order: per message, not per article, is where producing and consuming costs. (Per partition, because
-        under exactly_once an output belongs to the transaction of its input's partition.)"""
+        """One window-input message per raw partition in the batch and window shard, with that partition's
+        contributions in order: per message, not per article, is where producing and consuming costs. (Per raw
+        partition, because under exactly_once an output belongs to the transaction of its input's partition.)"""
         groups: dict[int, tuple[EventT[Any], list[dict[str, Any]]]] = {}
         for event, outputs in done:
             if outputs.contribution is not None:
                 groups.setdefault(outputs.contribution["p"], (event, []))[1].append(outputs.contribution)
-        return [self.outbox.queue(self.channels.window_input, b"w", {"type": "articles", "cs": items}, first)
-                for first, items in groups.values()]
+        return [self.outbox.queue(self.channels.window_input, b"w", {"type": "articles", "cs": items}, first, shard)
+                for first, items in groups.values() for shard in range(len(self.books))]
 
     def _queue_outputs(self, event: EventT[Any], batch: dict[str, str]) -> _Outputs:
         """The outputs of one raw message, queued for the batch's :meth:`Outbox.settle`."""
@@ -224,19 +224,32 @@ class Pipeline:
         the batch's signals and dead letters. Faust acks the events (and may commit them) after this returns;
         a crash before that re-reads them, and the windows' fingerprints drop what they counted already."""
         sends: list[Pending] = []
+        last: dict[int, EventT[Any]] = {}  # shard -> its last event in the batch
         for event in events:
-            sends.extend(self._apply_window_input(event))
-        self.window_store.flush()
+            shard = self._shard_of(event)
+            last[shard] = event
+            sends.extend(self._apply_window_input(event, self.books[shard]))
+        for shard, event in last.items():
+            # Each shard's windows go to its own changelog partition: the table writes to the current event's
+            token = _current_event.set(weakref.ref(event))
+            try:
+                self.window_stores[shard].flush()
+            finally:
+                _current_event.reset(token)
         try:
             await self.outbox.settle(sends)
         except PartitionRevoked as exc:
             log.warning("window input moved mid-batch (%s): its new owner processes the batch again", exc)
 
-    def _apply_window_input(self, event: EventT[Any]) -> list[Pending]:
+    def _shard_of(self, event: EventT[Any]) -> int:
+        partition = int(getattr(event.message, "partition", 0) or 0)
+        return partition if 0 <= partition < len(self.books) else 0  # in-memory channels (agent tests): -1
+
+    def _apply_window_input(self, event: EventT[Any], book: WindowBook) -> list[Pending]:
         message: dict[str, Any] = event.value  # type: ignore[assignment]  # the json codec decodes to a dict
         now = time.time()
         if message.get("type") == "tick":
-            return self._queue_signals(event, self.book.tick(now))
+            return self._queue_signals(event, book.tick(now))
         # "articles": the contributions of one enrich batch from one raw partition; "article": one (the
         # format before contributions were grouped, still read).
         items = message["cs"] if message.get("type") == "articles" else [message["c"]]
@@ -244,7 +257,7 @@ class Pipeline:
         counted = duplicates = 0
         for item in items:
             contribution = Contribution.from_dict(item)
-            outcome = self.book.add(contribution, now)
+            outcome = book.add(contribution, now)
             counted += outcome.counted > 0
             duplicates += outcome.duplicates
             if outcome.too_late:
@@ -252,11 +265,11 @@ class Pipeline:
                     "too_late", f"published {iso(contribution.ts)}, older than the windows kept"), original=item))
             sends.extend(self._queue_signals(event, outcome))
         # Once per message, not per contribution (label lookups take a lock each)
-        for size in self.settings.window_sizes:
+        for size in book.sizes:
             label = window_label(size)
             # Counted per window size, so a duplicate shows once per window it was dropped from.
             if duplicates:
-                self.metrics.window_duplicates.labels(label).inc(duplicates / len(self.settings.window_sizes))
+                self.metrics.window_duplicates.labels(label).inc(duplicates / len(book.sizes))
             if counted:
                 self.metrics.window_articles.labels(label).inc(counted)
         return sends
@@ -289,7 +302,9 @@ class Pipeline:
 
     async def _tick(self) -> None:
         # From a timer, outside any transaction: a tick changes nothing twice (it only closes what is due).
-        await self.outbox.send_and_settle(self.channels.window_input, b"w", {"type": "tick", "now": time.time()}, None)
+        tick = {"type": "tick", "now": time.time()}
+        await self.outbox.settle([self.outbox.queue(self.channels.window_input, b"w", tick, None, shard)
+                                  for shard in range(len(self.books))])
 
 
 def _parse_start(signal: dict[str, Any]) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 import functools
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -165,8 +165,13 @@ class WindowBook:
     """
 
     def __init__(self, store: MutableMapping[str, Any], sizes: Iterable[int], grace: int,
-                 retention: int, idle_seconds: float, analyzer_version: str, partitions: int = 1) -> None:
+                 retention: int, idle_seconds: float, analyzer_version: str, partitions: int = 1,
+                 clock_key: str = CLOCK_KEY, prunes: Callable[[int], bool] | None = None) -> None:
         self.store = store
+        # Several books may share one store (window shards): each has its own clock, and prunes the windows of the
+        # sizes ``prunes`` accepts (default: every size)
+        self.clock_key = clock_key
+        self.prunes = prunes or (lambda size: True)
         self.partitions = partitions
         self._partition_names = tuple(str(index) for index in range(partitions))  # the clock's keys
         self.sizes = tuple(sizes)
@@ -177,7 +182,7 @@ class WindowBook:
         self.last_input_wall = 0.0
 
     def _clock(self) -> dict[str, Any]:
-        clock = self.store.get(CLOCK_KEY)
+        clock = self.store.get(self.clock_key)
         if not clock:
             return {"watermark": 0.0, "open": [], "parts": {}, "due": None}
         return {"watermark": clock["watermark"], "open": list(clock["open"]), "parts": dict(clock["parts"]),
@@ -240,7 +245,7 @@ class WindowBook:
             # Only when an open window may close: reading every open window for each input was a fifth of the
             # window stage
             signals.extend(self._close(clock, watermark, now))
-        self.store[CLOCK_KEY] = clock
+        self.store[self.clock_key] = clock
         return Outcome(signals, counted, duplicates, late, too_late)
 
     def tick(self, now: float) -> Outcome:
@@ -249,7 +254,7 @@ class WindowBook:
         if not clock["open"] or now - self.last_input_wall < self.idle_seconds:
             return Outcome([])
         signals = self._close(clock, max(clock["watermark"], now), now)
-        self.store[CLOCK_KEY] = clock
+        self.store[self.clock_key] = clock
         return Outcome(signals)
 
     def _close(self, clock: dict[str, Any], watermark: float, now: float) -> list[dict[str, Any]]:
@@ -281,7 +286,7 @@ class WindowBook:
         open_keys = set(clock["open"])
         expired = [
             key for key, w in list(self.store.items())
-            if key != CLOCK_KEY and key not in open_keys
+            if not key.startswith(CLOCK_KEY) and key not in open_keys and self.prunes(w["size"])
             and w["start"] + w["size"] + self.grace + self.retention <= watermark
         ]
         for key in expired:

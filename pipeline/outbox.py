@@ -47,6 +47,7 @@ class Pending:
     key: bytes
     value: Any
     transactional_id: str | None
+    partition: int | None = None  # None: the producer's partitioner picks one by key
     ack: Awaitable[Any] | None = None  # set when the producer takes the message (in Outbox.settle)
 
 
@@ -64,9 +65,10 @@ class Outbox:
         group = self.app.assignor.group_for_topic(message.topic)
         return f"{self.app.conf.id}-{group}-{message.partition}"
 
-    def queue(self, channel: ChannelT[Any], key: bytes, value: Any, source: EventT[Any] | None) -> Pending:
+    def queue(self, channel: ChannelT[Any], key: bytes, value: Any, source: EventT[Any] | None,
+              partition: int | None = None) -> Pending:
         """Queue one message for :meth:`settle`, in the transaction of ``source``'s partition (exactly_once)."""
-        return Pending(channel, key, value, self.transactional_id(source))
+        return Pending(channel, key, value, self.transactional_id(source), partition)
 
     async def settle(self, pending: list[Pending]) -> None:
         """Hand what is queued to the producer, in order; then wait for every acknowledgement, sending again
@@ -86,10 +88,6 @@ class Outbox:
                     await self._produce(item)
         for name, count in Counter(topic_name(item.channel) for item in pending).items():
             self.metrics.messages_sent.labels(name).inc(count)
-
-    async def send_and_settle(self, channel: ChannelT[Any], key: bytes, value: Any,
-                              source: EventT[Any] | None) -> None:
-        await self.settle([self.queue(channel, key, value, source)])
 
     @asynccontextmanager
     async def commits_held(self) -> AsyncIterator[None]:
@@ -118,7 +116,7 @@ class Outbox:
 
     async def _hand_over(self, item: Pending) -> Awaitable[Any]:
         if not isinstance(item.channel, faust.Topic):
-            return await item.channel.send(key=item.key, value=item.value)  # in memory (agent tests)
+            return await item.channel.send(key=item.key, value=item.value)  # in memory (agent tests): no partitions
         # Straight to the producer, with the bytes the topic's own serializer makes: Faust's Topic.send wraps
         # each message in a future of its own, tells its sensors twice and schedules a callback when the broker
         # acknowledges it (six alternated drains of 8,000 articles: 707-882 articles/s this way, 697-828 through
@@ -129,7 +127,7 @@ class Outbox:
         if item.transactional_id is not None and item.transactional_id not in producer._transaction_producers:
             raise PartitionRevoked(item.transactional_id)
         data, _ = item.channel.prepare_value(item.value, None)
-        ack: Awaitable[Any] = await producer.send(topic_name(item.channel), item.key, data, None, None, None,
+        ack: Awaitable[Any] = await producer.send(topic_name(item.channel), item.key, data, item.partition, None, None,
                                                   transactional_id=item.transactional_id)
         return ack
 

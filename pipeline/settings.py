@@ -136,6 +136,13 @@ class Settings:
         "PIPELINE_WINDOWS", _windows, (3600, 86400),
         "Tumbling event-time window sizes in seconds, comma-separated.",
     )
+    window_shards: int = _env(
+        "PIPELINE_WINDOW_SHARDS", _positive(int), 2,
+        "Partitions of the window input and of the windows table: shard `i` keeps window sizes `i`, `i + N`, ... "
+        "(sorted), so up to this many workers share the window stage. More than the number of window sizes adds "
+        "nothing. A deployment whose window input was created with one partition (before this setting) keeps "
+        "working with 1.",
+    )
     window_grace_seconds: int = _env(
         "PIPELINE_WINDOW_GRACE_SECONDS", int, 3600,
         "How long after a window's end (in event time) late articles are still included before it closes.",

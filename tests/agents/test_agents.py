@@ -53,9 +53,6 @@ def make_harness(settings: Settings) -> Harness:
     app = create_app(settings, CollectorRegistry())
     app.finalize()
     app.flow_control.resume()
-    # No broker to ask for partitions: the windows table (one partition, written through the partitioner)
-    # would crash the window agent at its first flush.
-    app.producer.key_partition = lambda topic, key: TP(topic, 0)  # type: ignore[method-assign]
     pipeline: Pipeline = app.pipeline  # type: ignore[attr-defined]
     channels = {name: app.channel() for name in ("enriched", "signals", "dlq", "window_input")}
     pipeline.channels = replace(pipeline.channels, **channels)
@@ -65,7 +62,9 @@ def make_harness(settings: Settings) -> Harness:
 
 @pytest.fixture
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
-    yield make_harness(Settings.from_env({}, data_dir=tmp_path, idle_close_seconds=0.0, window_grace_seconds=0))
+    # One window shard: an in-memory channel has no partitions (test_window_shards_split_the_sizes puts to two)
+    yield make_harness(Settings.from_env({}, data_dir=tmp_path, idle_close_seconds=0.0, window_grace_seconds=0,
+                                         window_shards=1))
 
 
 async def test_valid_article_is_enriched_and_contributes_to_windows(harness: Harness) -> None:
@@ -188,6 +187,28 @@ async def test_tick_closes_idle_windows(harness: Harness) -> None:
         await windows.put({"type": "tick", "now": 0}, key=b"w")
     keys = {(await harness.next("signals"))["window_seconds"] for _ in range(2)}
     assert keys == {3600, 86400}
+
+
+async def test_window_shards_split_the_sizes(tmp_path: Path) -> None:
+    """Two shards: the enrich stage sends each group of contributions to both; shard 0 counts the hours, shard 1
+    the days, each with its own clock, and a tick to each closes its own windows."""
+    h = make_harness(Settings.from_env({}, data_dir=tmp_path, idle_close_seconds=0.0, window_grace_seconds=0,
+                                       window_shards=2))
+    async with h.pipeline.enrich.test_context() as enrich:
+        await enrich.put(encode(raw_article("s-1", published_at="2021-09-24T08:00:00Z")), key=b"s-1")
+    copies = [await h.next("window_input") for _ in range(2)]  # one per shard, in shard order
+    assert copies[0] == copies[1] and [c["a"] for c in copies[0]["cs"]] == ["s-1"]
+    async with h.pipeline.window_agent.test_context() as windows:
+        for shard, message in enumerate(copies):
+            await windows.put(message, key=b"w", partition=shard)
+        assert h.pending("signals") == 0
+        for shard in (0, 1):
+            await windows.put({"type": "tick", "now": 0}, key=b"w", partition=shard)
+    signals = [await h.next("signals") for _ in range(2)]
+    assert sorted((s["window_seconds"], s["articles"]) for s in signals) == [(3600, 1), (86400, 1)]
+    assert {"__clock__", "__clock__/1"} <= set(h.pipeline.windows.keys())
+    assert metric(h.metrics(), "pipeline_window_articles_total", 'window="1h"') == 1
+    assert metric(h.metrics(), "pipeline_window_articles_total", 'window="1d"') == 1
 
 
 async def test_dedup_memory_is_bounded_by_retention(tmp_path: Path) -> None:

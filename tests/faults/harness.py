@@ -86,9 +86,11 @@ def keyed(articles: Iterable[dict[str, Any]]) -> list[tuple[bytes | None, bytes 
     return [(a["id"].encode(), encode(a)) for a in articles]
 
 
-def produce(bootstrap: str, items: list[tuple[bytes | None, bytes | None]], topic: str = RAW.name) -> list[Any]:
-    """Send and wait for every ack; returns the RecordMetadata (partition, offset) of each."""
-    return produce_to([bootstrap], topic, items)
+def produce(bootstrap: str, items: list[tuple[bytes | None, bytes | None]], topic: str = RAW.name,
+            partition: int | None = None) -> list[Any]:
+    """Send and wait for every ack (to ``partition``, else by key); returns the RecordMetadata (partition, offset)
+    of each."""
+    return produce_to([bootstrap], topic, items, partition)
 
 
 class Reader:

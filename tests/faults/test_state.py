@@ -16,7 +16,10 @@ from bench.brokers import wait_caught_up
 from pipeline.aggregate import window_key
 from pipeline.broker import ApacheKafka
 from pipeline.contribution import Contribution
+from pipeline.demo import DEV_ENV
+from pipeline.settings import Settings
 from pipeline.topics import SIGNALS, WINDOW_INPUT
+from pipeline.windowshards import shard_sizes
 from tests.faults.conftest import Stack
 from tests.faults.harness import BASE_TS, Reader, keyed, latest_signals, make_articles, produce, wait_metric
 from tests.integration.conftest import metric
@@ -24,6 +27,9 @@ from tests.integration.conftest import metric
 pytestmark = pytest.mark.integration
 ARTICLES = 52_000  # two packed fingerprints of about 11 bytes each: a daily window of 1.11 MB (1,109,555 bytes)
 PER_MESSAGE = 250  # contributions per window-input message, as the enrich stage groups them per batch
+_DEV = Settings.from_env(DEV_ENV)
+DAY_SHARD = next(shard for shard, sizes in enumerate(shard_sizes(_DEV.window_sizes, _DEV.window_shards))
+                 if 86400 in sizes)
 
 
 def _contribution(index: int, ts: float) -> dict[str, Any]:
@@ -32,9 +38,11 @@ def _contribution(index: int, ts: float) -> dict[str, Any]:
 
 
 def _send(bootstrap: str, contributions: list[dict[str, Any]]) -> None:
+    """To the window shard that keeps the days only (the enrich stage sends to every shard; the hours would only
+    slow the test down)."""
     messages = [json.dumps({"type": "articles", "cs": contributions[i:i + PER_MESSAGE]}).encode()
                 for i in range(0, len(contributions), PER_MESSAGE)]
-    produce(bootstrap, [(b"w", message) for message in messages], topic=WINDOW_INPUT.name)
+    produce(bootstrap, [(b"w", message) for message in messages], topic=WINDOW_INPUT.name, partition=DAY_SHARD)
 
 
 def _daily_count(bootstrap: str, key: str, at_least: int, timeout: float = 120.0) -> dict[str, Any]:

@@ -58,10 +58,10 @@ def produce(settings: Settings, topic: str, items: list[tuple[bytes | None, byte
 
 
 def produce_to(bootstrap_servers: list[str], topic: str,
-               items: Sequence[tuple[bytes | None, bytes | None]]) -> list[Any]:
+               items: Sequence[tuple[bytes | None, bytes | None]], partition: int | None = None) -> list[Any]:
     producer = KafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", max_request_size=4_000_000)
     try:
-        futures = [producer.send(topic, key=key, value=value) for key, value in items]
+        futures = [producer.send(topic, key=key, value=value, partition=partition) for key, value in items]
         producer.flush()
         return [future.get(timeout=60) for future in futures]
     finally:

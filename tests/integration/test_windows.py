@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from pipeline.admin import TopicMismatchError, create_topics, verify_topics
 from pipeline.broker import EmbeddedBroker
 from pipeline.cli import ingest
 from pipeline.demo import WorkerProcess, collect_signals, expected_windows
@@ -86,14 +87,32 @@ def test_two_workers_agree_with_one(tmp_path: Path, settings_for: Callable[..., 
                 if totals["pipeline_window_articles_total"] >= 80:
                     break
                 time.sleep(0.3)
-            owners = sum(1 for text in scraped if "pipeline_reciprocity_index{" in text)
+            # Which workers export each window size's index gauge: the owner of its window shard
+            owners = [{index for index, text in enumerate(scraped)
+                       if f'pipeline_reciprocity_index{{window="{label}"}}' in text} for label in ("1h", "1d")]
             results.append((_comparable(history), totals, owners))
             for worker in group:
                 worker.stop()
     (one_history, one_totals, _), (two_history, two_totals, two_owners) = results
     assert two_history == one_history
     assert two_totals == one_totals and one_totals["pipeline_articles_valid_total"] == 40
-    assert two_owners == 1  # only the worker that owns the window stage exports the index gauge
+    # Each size was counted by one worker, and the two window shards (hours, days) by different ones
+    assert [len(owners) for owners in two_owners] == [1, 1] and two_owners[0] != two_owners[1]
+
+
+def test_a_window_input_of_one_partition_is_named_with_its_setting(
+        broker: EmbeddedBroker, settings_for: Callable[..., Settings]) -> None:
+    """A deployment from before window shards (one window-input partition) is told how to keep running."""
+    earlier = settings_for(broker, window_shards=1)
+    create_topics(earlier)
+    with pytest.raises(TopicMismatchError) as raised:
+        verify_topics(settings_for(broker))
+    message = str(raised.value)
+    assert "pipeline.window-input.v1: has 1 partitions, the pipeline needs 2; recreate it or set " \
+           "PIPELINE_WINDOW_SHARDS=1" in message
+    assert "windows-changelog: has 1 partitions, the pipeline needs 2" in message
+    assert "articles.raw.v1" not in message
+    verify_topics(earlier)
 
 
 def _family_total(text: str, name: str) -> float:
