@@ -37,9 +37,12 @@ def _prunes(shard: int, kept: list[tuple[int, ...]]) -> Callable[[int], bool]:
 
 def shard_books(stores: Sequence[MutableMapping[str, Any]], settings: Settings,
                 analyzer_version: str) -> list[WindowBook]:
-    """One book per store, shard ``i`` over ``stores[i]`` (the stores may share one table: keys never collide)."""
+    """One book per store, shard ``i`` over ``stores[i]`` (the stores may share one table: keys never collide).
+    Shard 0 reports an input too late for any size, the others for none: one dead letter an input, as before
+    shards (every shard's clock has the same watermark)."""
     kept = shard_sizes(settings.window_sizes, len(stores))
     return [WindowBook(store, kept[shard], settings.window_grace_seconds, settings.window_retention_seconds,
                        settings.idle_close_seconds, analyzer_version, partitions=settings.partitions,
-                       clock_key=shard_clock_key(shard), prunes=_prunes(shard, kept))
+                       clock_key=shard_clock_key(shard), prunes=_prunes(shard, kept),
+                       late_sizes=settings.window_sizes if shard == 0 else ())
             for shard, store in enumerate(stores)]

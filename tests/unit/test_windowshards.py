@@ -38,15 +38,19 @@ def _inputs(per_partition: int = 200) -> list[Contribution]:
                              evidence=True, tones={"CN": 0.1, "HK": 0.3}, partition=p)
             arrivals.append((i + rng.uniform(0, 20), replace(c, ts=when)))
     order = [c for _, c in sorted(arrivals, key=lambda item: item[0])]
-    return order + rng.sample(order, 40)
+    ancient = [contribution(f"old-{i}", f"2021-09-{10 + i}T12:00:00Z") for i in range(5)]  # past retention
+    return order + rng.sample(order, 40) + ancient
 
 
-def _run(books: list[WindowBook], inputs: list[Contribution]) -> dict[int, list[dict[str, Any]]]:
-    """Every input to every book, as the enrich stage sends every contribution to every shard; signals by size."""
-    signals: dict[int, list[dict[str, Any]]] = {HOUR: [], DAY: []}
+def _run(books: list[WindowBook], inputs: list[Contribution]) -> dict[Any, list[Any]]:
+    """Every input to every book, as the enrich stage sends every contribution to every shard: the signals by size,
+    and which inputs each book reported too late (each is dead-lettered once per report)."""
+    signals: dict[Any, list[Any]] = {HOUR: [], DAY: [], "too late": []}
     for now, c in enumerate(inputs):
-        for b in books:
-            for signal in b.add(c, float(now)).signals:
+        for index, b in enumerate(books):
+            outcome = b.add(c, float(now))
+            signals["too late"].extend([(index, c.article_id)] * bool(outcome.too_late))
+            for signal in outcome.signals:
                 signals[signal["window_seconds"]].append(signal)
     for b in books:
         for signal in b.tick(float(len(inputs) + 10_000)).signals:
@@ -61,7 +65,8 @@ def test_two_shards_over_one_store_emit_what_one_book_does() -> None:
     expected = _run(shard_books([one], _settings(1), "v"), inputs)
     got = _run(shard_books([two, two], _settings(2), "v"), inputs)
     assert len(expected[HOUR]) > 150 and any(signal["revision"] > 1 for signal in expected[HOUR])  # late ones too
-    assert got == expected  # per size, in the same order
+    assert {f"old-{i}" for i in range(5)} <= {article for _, article in expected["too late"]}
+    assert got == expected  # per size, in the same order; too late: reported once, by shard 0
     assert {k for k in two if k.startswith(CLOCK_KEY)} == {CLOCK_KEY, f"{CLOCK_KEY}/1"}
     assert two[f"{CLOCK_KEY}/1"]["watermark"] == two[CLOCK_KEY]["watermark"] == one[CLOCK_KEY]["watermark"]
     assert {k: packed_window(v) for k, v in two.items() if not k.startswith(CLOCK_KEY)} == {
