@@ -23,7 +23,7 @@ import faust
 from faust.streams import _current_event
 from faust.types import ChannelT, EventT, StreamT
 
-from pipeline.aggregate import Outcome, WindowBook, iso, window_key
+from pipeline.aggregate import Outcome, WindowBook, iso
 from pipeline.analysis import Analyzer
 from pipeline.consumer import RebalanceSafeConsumer
 from pipeline.contribution import Contribution
@@ -230,7 +230,7 @@ class Pipeline:
             last[shard] = event
             sends.extend(self._apply_window_input(event, self.books[shard]))
         for shard, event in last.items():
-            # Each shard's windows go to its own changelog partition: the table writes to the current event's
+            # Each shard's windows go to its own changelog partition, the one of the event current at the write
             token = _current_event.set(weakref.ref(event))
             try:
                 self.window_stores[shard].flush()
@@ -280,7 +280,8 @@ class Pipeline:
             label = window_label(signal["window_seconds"])
             if signal["revision"] > 1:
                 self.metrics.late_articles.labels(label).inc()
-            key = window_key(_parse_start(signal), signal["window_seconds"]).encode()
+            # The window's key (aggregate.window_key), which the signal spells out: no time to parse and format
+            key = f'{signal["window_start"]}/{signal["window_seconds"]}'.encode()
             sends.append(self.outbox.queue(self.channels.signals, key, ReciprocitySignal(**signal), event))
             self.metrics.windows_emitted.labels(label).inc()
             if signal["reciprocity_index"] is not None:
@@ -305,13 +306,6 @@ class Pipeline:
         tick = {"type": "tick", "now": time.time()}
         await self.outbox.settle([self.outbox.queue(self.channels.window_input, b"w", tick, None, shard)
                                   for shard in range(len(self.books))])
-
-
-def _parse_start(signal: dict[str, Any]) -> int:
-    from pipeline.validation import parse_timestamp
-
-    ts = parse_timestamp(signal["window_start"])
-    return int(ts or 0)
 
 
 __all__ = ["WINDOW_INPUT", "Channels", "Pipeline"]
