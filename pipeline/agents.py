@@ -212,8 +212,7 @@ class Pipeline:
     async def _windows(self, stream: StreamT[Any]) -> None:
         # In batches: a window's value (its dedup fingerprints among them) goes to the changelog whole, so it
         # is written once per batch, not once per article; a longer wait than the enrich stage's keeps a slow
-        # feed from rewriting a large window for every enrich batch. One partition: no event decides where
-        # it goes.
+        # feed from rewriting a large window for every enrich batch. A batch may hold events of several shards.
         batches = cast(faust.Stream[Any], stream).take_events(
             self.settings.batch_max_events, within=self.settings.window_batch_max_wait_seconds)
         async for events in batches:
@@ -243,7 +242,11 @@ class Pipeline:
 
     def _shard_of(self, event: EventT[Any]) -> int:
         partition = int(getattr(event.message, "partition", 0) or 0)
-        return partition if 0 <= partition < len(self.books) else 0  # in-memory channels (agent tests): -1
+        if partition == -1:  # an in-memory channel (agent tests)
+            return 0
+        if not 0 <= partition < len(self.books):  # its windows would go to a changelog partition no shard reads
+            raise ValueError(f"window input partition {partition}: PIPELINE_WINDOW_SHARDS is {len(self.books)}")
+        return partition
 
     def _apply_window_input(self, event: EventT[Any], book: WindowBook) -> list[Pending]:
         message: dict[str, Any] = event.value  # type: ignore[assignment]  # the json codec decodes to a dict
@@ -260,9 +263,10 @@ class Pipeline:
             outcome = book.add(contribution, now)
             counted += outcome.counted > 0
             duplicates += outcome.duplicates
-            if outcome.too_late:
+            if outcome.too_late:  # by each window shard for its own sizes: one dead letter per shard it missed
                 sends.append(self.dead_letters.queue(self.channels.dlq, event, Rejection(
-                    "too_late", f"published {iso(contribution.ts)}, older than the windows kept"), original=item))
+                    "too_late", f"published {iso(contribution.ts)}, older than the "
+                    f"{'/'.join(window_label(size) for size in book.sizes)} windows kept"), original=item))
             sends.extend(self._queue_signals(event, outcome))
         # Once per message, not per contribution (label lookups take a lock each)
         for size in book.sizes:

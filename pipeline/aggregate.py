@@ -166,19 +166,15 @@ class WindowBook:
 
     def __init__(self, store: MutableMapping[str, Any], sizes: Iterable[int], grace: int,
                  retention: int, idle_seconds: float, analyzer_version: str, partitions: int = 1,
-                 clock_key: str = CLOCK_KEY, prunes: Callable[[int], bool] | None = None,
-                 late_sizes: Iterable[int] | None = None) -> None:
+                 clock_key: str = CLOCK_KEY, prunes: Callable[[int], bool] | None = None) -> None:
         self.store = store
-        # Several books may share one store (window shards): each has its own clock, prunes the windows of the
-        # sizes ``prunes`` accepts (default: every size), and reports an input too late for the sizes in
-        # ``late_sizes`` (default: its own), so that one book, given every size, reports it once.
+        # Several books may share one store (window shards): each has its own clock, and prunes the windows of the
+        # sizes ``prunes`` accepts (default: every size)
         self.clock_key = clock_key
         self.prunes = prunes or (lambda size: True)
         self.partitions = partitions
         self._partition_names = tuple(str(index) for index in range(partitions))  # the clock's keys
         self.sizes = tuple(sizes)
-        self.late_sizes = frozenset(self.sizes if late_sizes is None else late_sizes)
-        self._late_elsewhere = tuple(sorted(self.late_sizes - set(self.sizes)))  # reported, not counted here
         self.grace = grace
         self.retention = retention
         self.idle_seconds = idle_seconds
@@ -226,7 +222,7 @@ class WindowBook:
             window = self.store.get(key)
             if window is None:
                 if start + size + self.grace + self.retention <= watermark:
-                    too_late += size in self.late_sizes
+                    too_late += 1
                     continue
                 window = new_window(start, size)
                 if start + size + self.grace > watermark:
@@ -245,8 +241,6 @@ class WindowBook:
                 window["revision"] += 1
                 signals.append(to_signal(window, self.analyzer_version, now))
             self.store[key] = window
-        too_late += sum(window_start(c.ts, size) + size + self.grace + self.retention <= watermark
-                        for size in self._late_elsewhere)
         if clock["due"] is not None and clock["due"] + self.grace <= watermark:
             # Only when an open window may close: reading every open window for each input was a fifth of the
             # window stage

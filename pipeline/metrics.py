@@ -1,7 +1,8 @@
 """Every Prometheus metric of the pipeline, in one bundle created against an injected registry.
 
 Counters and histograms aggregate correctly across workers and restarts (PromQL ``sum(rate(...))``);
-the only gauge is the index of the last window this worker closed, which only the window owner sets.
+the only gauge is the index of the last window this worker closed, set for each window size only by the
+owner of that size's window shard.
 Label values are bounded: reason codes, evidence kinds and jurisdiction codes from the registry.
 """
 

@@ -9,7 +9,7 @@ message.
 Under ``exactly_once`` each output goes into the Kafka transaction of the partition its *input* came from,
 the transaction Faust commits together with that partition's consumed offsets. (Faust's own routing picks the
 transaction of the *destination* partition, and only for topics its consumer knows: outputs to other topics,
-or from N raw partitions into the one-partition window input, would land outside the input's transaction.)
+or from N raw partitions into every window-input partition, would land outside the input's transaction.)
 ``Outbox.commits_held`` keeps Faust from committing while an event's outputs are half sent, so a transaction
 never holds part of an event's outputs without also committing its offset.
 """

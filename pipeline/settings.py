@@ -138,10 +138,11 @@ class Settings:
     )
     window_shards: int = _env(
         "PIPELINE_WINDOW_SHARDS", _positive(int), 2,
-        "Partitions of the window input and of the windows table: shard `i` keeps window sizes `i`, `i + N`, ... "
-        "(sorted), so up to this many workers share the window stage. More than the number of window sizes adds "
-        "nothing. A deployment whose window input was created with one partition (before this setting) keeps "
-        "working with 1.",
+        "Partitions of the window input and of the windows table: shard `i` of `N` keeps the window sizes at positions "
+        "`i`, `i + N`, ... of the sorted `PIPELINE_WINDOWS`, so up to this many workers share the window stage (a "
+        "shard without sizes still reads every input). Changing either setting moves sizes between shards: reset "
+        "the window state (README, Topics). A deployment whose window input was created with one partition (before "
+        "this setting) keeps working with 1.",
     )
     window_grace_seconds: int = _env(
         "PIPELINE_WINDOW_GRACE_SECONDS", int, 3600,

@@ -58,9 +58,9 @@ DLQ = TopicSpec(
     "article.dlq.v1.json", DeadLetter,
 )
 # Internal: per-article window contributions and in-band ticks, one partition per window shard (a set of window
-# sizes). Every contribution and tick goes to every shard: each keeps one event-time clock over all articles, the
-# same in all, and counts only its own sizes, so up to PIPELINE_WINDOW_SHARDS workers share the window stage. (With
-# one partition its owner did all of it, 1.1-1.4 times the other's CPU in two-worker drains, while the other waited.)
+# sizes). Every contribution and tick goes to every shard: each keeps one event-time clock over all articles and
+# counts only its own sizes, so up to PIPELINE_WINDOW_SHARDS workers share the window stage. (With one partition its
+# owner did all of it, 1.05-1.39 times the other's CPU in two-worker drains, while the other waited.)
 WINDOW_INPUT = TopicSpec("pipeline.window-input.v1", "constant", None, {"retention.ms": str(7 * DAY_MS)},
                          internal=True, window_sharded=True)
 

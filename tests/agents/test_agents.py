@@ -198,6 +198,14 @@ async def test_window_shards_split_the_sizes(tmp_path: Path) -> None:
         await enrich.put(encode(raw_article("s-1", published_at="2021-09-24T08:00:00Z")), key=b"s-1")
     copies = [await h.next("window_input") for _ in range(2)]  # one per shard, in shard order
     assert copies[0] == copies[1] and [c["a"] for c in copies[0]["cs"]] == ["s-1"]
+    written: dict[str, int | None] = {}  # table key -> the changelog partition its last write went to
+    send = h.pipeline.windows.send_changelog
+
+    def spy(partition: int | None, key: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
+        written[key] = partition
+        return send(partition, key, value, *args, **kwargs)
+
+    h.pipeline.windows.send_changelog = spy  # type: ignore[method-assign]
     async with h.pipeline.window_agent.test_context() as windows:
         for shard, message in enumerate(copies):
             await windows.put(message, key=b"w", partition=shard)
@@ -206,7 +214,9 @@ async def test_window_shards_split_the_sizes(tmp_path: Path) -> None:
             await windows.put({"type": "tick", "now": 0}, key=b"w", partition=shard)
     signals = [await h.next("signals") for _ in range(2)]
     assert sorted((s["window_seconds"], s["articles"]) for s in signals) == [(3600, 1), (86400, 1)]
-    assert {"__clock__", "__clock__/1"} <= set(h.pipeline.windows.keys())
+    # Each shard's clock and windows went to its own changelog partition
+    assert written == {"__clock__": 0, "2021-09-24T08:00:00Z/3600": 0,
+                       "__clock__/1": 1, "2021-09-24T00:00:00Z/86400": 1}
     assert metric(h.metrics(), "pipeline_window_articles_total", 'window="1h"') == 1
     assert metric(h.metrics(), "pipeline_window_articles_total", 'window="1d"') == 1
 
