@@ -280,6 +280,11 @@ class Settings:
         return f"http://{host}:{self.web_port}/metrics"
 
 
+def env_var(field_name: str) -> str:
+    """The environment variable that sets ``Settings.<field_name>``."""
+    return str(next(spec for spec in fields(Settings) if spec.name == field_name).metadata["env"])
+
+
 def documented_settings() -> list[tuple[str, str, str]]:
     """(env var, default, description) rows for the README configuration table."""
     rows = []

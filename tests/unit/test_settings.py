@@ -6,6 +6,7 @@ import pytest
 
 from pipeline.app import create_app
 from pipeline.settings import Settings, SettingsError, documented_settings
+from pipeline.topics import declared_topics
 from tests.helpers import ROOT
 
 
@@ -104,3 +105,13 @@ def test_faust_reads_no_environment_of_its_own(monkeypatch: pytest.MonkeyPatch) 
     assert [str(url) for url in app.conf.broker] == ["kafka://here:9092"]
     assert app.conf.table_standby_replicas == 0
     assert app.conf.broker_commit_every == 10_000  # Faust's default
+
+
+def test_topic_partition_counts_follow_the_settings_that_name_them() -> None:
+    settings = Settings.from_env({"PIPELINE_PARTITIONS": "6", "PIPELINE_WINDOW_SHARDS": "3"})
+    counts = {spec.name: (spec.partition_count(settings), spec.partition_setting) for spec in declared_topics(settings)}
+    assert counts["articles.raw.v1"] == (6, "PIPELINE_PARTITIONS")
+    assert counts["pipeline.window-input.v1"] == (3, "PIPELINE_WINDOW_SHARDS")
+    assert counts["reciprocity-pipeline-seen-articles-changelog"] == (6, "PIPELINE_PARTITIONS")
+    assert counts["reciprocity-pipeline-windows-changelog"] == (3, "PIPELINE_WINDOW_SHARDS")
+    assert counts["signals.reciprocity.v1"] == (1, None)
