@@ -3,8 +3,8 @@
 1. bare VADER ``polarity_scores`` on every sentence of each article (the scoring floor);
 2. the naive pipeline (``bench/naive.py``): one Faust agent, VADER on the whole article;
 3. ``pipeline analyze``'s analyzer, offline;
-4. the full pipeline through a real broker (``bench/brokers.py``): sustained articles/s of one worker process,
-   end-to-end latency p50/p99 at half that rate, peak RSS;
+4. the full pipeline through a real broker (``bench/brokers.py``): sustained articles/s of one worker process
+   (timed after a lead-in of ``LEAD_IN_ARTICLES``), end-to-end latency p50/p99 at half that rate, peak RSS;
 5. two workers against one;
 6. state memory (``bench/state.py``): the tables' growth for a million articles counted within a week, and the
    worker RSS that makes with the peak measured in 4.
@@ -77,15 +77,16 @@ STATE_RESERVE_SECONDS = 3 * 60
 # the naive pipeline (110-190 articles/s here) took 30-55 s of every round on the whole corpus, which in slow spells
 # left no time for a third round once the latency was measured in two setups.
 BASELINE_ARTICLES = 2000
-# Every drain through a broker is timed after a warm-up: articles of their own, published ahead of the timed ones.
+# Every drain through a broker is timed after a lead-in: articles of their own, published ahead of the timed ones
+# (not the latency's warm-up pass, which follows the drain).
 # A fresh broker spends its first seconds compiling its request paths and faulting in its new index files: over
 # the first 1,500-1,700 articles of a one-worker drain it spent 0.52 ms of CPU an article, then 0.09-0.14 ms, and
 # the worker 1.07 ms, then 0.7-0.9 (twenty-seventh session). Untimed, that start-up cost fell unevenly: one
 # worker's drain took all of it, while in two workers' the first worker had warmed the broker before the second
 # joined. A deployed broker runs warm; the sustained rate is the one users size from. The naive agent's VADER keeps
-# its one core busy with the broker idle on the other, so a short warm-up does for it.
-WARMUP_ARTICLES = 2000
-NAIVE_WARMUP_ARTICLES = 200
+# its one core busy with the broker idle on the other, so a short lead-in does for it.
+LEAD_IN_ARTICLES = 2000
+NAIVE_LEAD_IN_ARTICLES = 200
 # How long each latency pass publishes at half the drain rate: the warm-up shorter, its figures no target's.
 LATENCY_SECONDS = {WARMUP: 5.0, SHARED: 16.0, APART: 16.0}
 
@@ -96,7 +97,7 @@ class Bench:
 
     workdir: Path
     articles: list[dict[str, Any]]
-    warmup: list[dict[str, Any]]  # published ahead of the articles, and earlier in event time; untimed
+    lead_in: list[dict[str, Any]]  # published ahead of the articles, and earlier in event time; untimed
 
 
 def offline(articles: list[dict[str, Any]]) -> dict[str, float]:
@@ -127,11 +128,11 @@ def offline(articles: list[dict[str, Any]]) -> dict[str, float]:
 
 
 def full_pipeline(bench: Bench, workers: int, tag: str, latency_setups: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The warm-up and the corpus first, then the workers; the rate is timed from when every worker is processing
-    (the group has settled) and the warm-up is through, to the last record: the steady rate users size a
+    """The lead-in and the corpus first, then the workers; the rate is timed from when every worker is processing
+    (the group has settled) and the lead-in is through, to the last record: the steady rate users size a
     deployment from, not a rebalance pause or a fresh broker's start. Then the latency at half that rate in each
     of ``latency_setups`` in turn (:func:`latency_at_half_rate`)."""
-    articles, name = bench.warmup + bench.articles, f"pipeline-{workers}-{tag}"
+    articles, name = bench.lead_in + bench.articles, f"pipeline-{workers}-{tag}"
     with a_broker(bench.workdir, name) as broker:
         settings = pipeline_settings(broker, bench.workdir, name)
         create_topics(settings)
@@ -139,7 +140,7 @@ def full_pipeline(bench: Bench, workers: int, tag: str, latency_setups: tuple[st
         group = [WorkerProcess(replace(settings, web_port=free_port()), bench.workdir / f"worker-{name}-{i}.log")
                  .start() for i in range(workers)]
         try:
-            settled = wait_all_processing(broker.bootstrap, group, at_least=len(bench.warmup))
+            settled = wait_all_processing(broker.bootstrap, group, at_least=len(bench.lead_in))
             meter = CpuMeter([w.process.pid for w in group if w.process], broker.pid)
             with StealSampler() as steal:
                 rate = drain_rate(broker.bootstrap, ENRICHED.name, len(articles), STAGE_TIMEOUT_SECONDS, settled)
@@ -184,7 +185,7 @@ def latency_at_half_rate(broker: Any, app_id: str, pids: list[int], rate: float,
         with StealSampler() as steal:
             publisher_ms = produce_paced(broker.bootstrap, extra, rate=rate / 2)
             wait_caught_up(broker.bootstrap, app_id)
-        # At half the rate a batch holds an article or two: what each costs then, not when draining. Taken
+        # At half the rate a batch holds a few articles: what each costs then, not when draining. Taken
         # before the latency is read back, which loads the broker.
         result: dict[str, Any] = {f"{prefix}publisher_cpu_ms_per_article": round(publisher_ms, 2),
                                   **meter.ms_per_article(len(extra), prefix=prefix), **steal.figures(prefix)}
@@ -220,7 +221,7 @@ def naive_pipeline(bench: Bench, tag: str) -> dict[str, Any]:
 
     from bench.naive import OUTPUT
 
-    articles = bench.warmup[:NAIVE_WARMUP_ARTICLES] + bench.articles[:BASELINE_ARTICLES]
+    articles = bench.lead_in[:NAIVE_LEAD_IN_ARTICLES] + bench.articles[:BASELINE_ARTICLES]
     with a_broker(bench.workdir, f"naive-{tag}") as broker:
         create_topics(pipeline_settings(broker, bench.workdir, f"naive-{tag}"))
         admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
@@ -231,7 +232,7 @@ def naive_pipeline(bench: Bench, tag: str) -> dict[str, Any]:
         process = subprocess.Popen([sys.executable, "-m", "bench.naive", broker.url, str(free_port())],
                                    stdout=log, stderr=subprocess.STDOUT)
         try:
-            rate = drain_rate(broker.bootstrap, OUTPUT, len(articles), STAGE_TIMEOUT_SECONDS, NAIVE_WARMUP_ARTICLES)
+            rate = drain_rate(broker.bootstrap, OUTPUT, len(articles), STAGE_TIMEOUT_SECONDS, NAIVE_LEAD_IN_ARTICLES)
             return {"articles_per_second": round(rate, 1)}
         finally:
             process.terminate()
@@ -278,11 +279,11 @@ def main() -> None:
     args = parser.parse_args()
     started = time.monotonic()
     require_apache_kafka()
-    # The warm-up published before the corpus, a minute apart like it: behind the corpus in event time, it would
-    # have moved the windows' clock a day and a half ahead, and every timed article would have reopened a closed
-    # window (a revision to emit and store) instead of counting into an open one.
-    bench = Bench(Path(tempfile.mkdtemp(prefix="bench-")), make_corpus(args.articles, start_index=WARMUP_ARTICLES),
-                  make_corpus(WARMUP_ARTICLES))
+    # The lead-in is earlier in event time than the corpus, a minute apart like it: were it later, it would move
+    # the windows' clock past the corpus, and every timed article would reopen a closed window (a revision to emit
+    # and store) instead of counting into an open one.
+    bench = Bench(Path(tempfile.mkdtemp(prefix="bench-")), make_corpus(args.articles, start_index=LEAD_IN_ARTICLES),
+                  make_corpus(LEAD_IN_ARTICLES))
     sizes = [len(a["text"]) + len(a["title"]) for a in bench.articles]
     print(f"corpus: {len(sizes)} articles, mean {statistics.mean(sizes) / 1024:.1f} KB; logs in {bench.workdir}",
           flush=True)
@@ -304,7 +305,8 @@ def main() -> None:
     state["estimated_worker_rss_mb"] = round(summary["peak_rss_mb"] + state["state_mb"], 1)
     results: dict[str, Any] = {
         "machine": f"{platform.machine()}, {cores} cores, Python {platform.python_version()}", "cores": cores,
-        "articles": len(bench.articles), "broker": BROKER, "analysis_compiled": compiled(),
+        "articles": len(bench.articles), "lead_in_articles": len(bench.lead_in),
+        "naive_lead_in_articles": NAIVE_LEAD_IN_ARTICLES, "broker": BROKER, "analysis_compiled": compiled(),
         "latency_publisher": paced_publisher(),
         "rounds_run": len(rounds), **summary, "state": state, "rounds": rounds,
         "seconds": round(time.monotonic() - started),
