@@ -23,7 +23,7 @@ import faust
 from faust.streams import _current_event
 from faust.types import ChannelT, EventT, StreamT
 
-from pipeline.aggregate import Outcome, WindowBook, iso
+from pipeline.aggregate import Outcome, WindowBook, iso, signal_key
 from pipeline.analysis import Analyzer
 from pipeline.consumer import RebalanceSafeConsumer
 from pipeline.contribution import Contribution
@@ -284,8 +284,7 @@ class Pipeline:
             label = window_label(signal["window_seconds"])
             if signal["revision"] > 1:
                 self.metrics.late_articles.labels(label).inc()
-            # The window's key (aggregate.window_key), which the signal spells out: no time to parse and format
-            key = f'{signal["window_start"]}/{signal["window_seconds"]}'.encode()
+            key = signal_key(signal).encode()
             sends.append(self.outbox.queue(self.channels.signals, key, ReciprocitySignal(**signal), event))
             self.metrics.windows_emitted.labels(label).inc()
             if signal["reciprocity_index"] is not None:

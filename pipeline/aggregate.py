@@ -37,7 +37,16 @@ def window_key(start: int, size: int) -> str:
     """The signals topic key: ``<window_start RFC 3339>/<window_seconds>`` (cached: every input looks up its
     windows' keys, and formatting the time was an eighth of the window stage). Integers only: the cache takes
     3600.0 for 3600, which would format differently."""
-    return f"{iso(start)}/{size}"
+    return _key(iso(start), size)
+
+
+def signal_key(signal: dict[str, Any]) -> str:
+    """:func:`window_key` of the window ``signal`` reports, from the start it already spells: no time to parse."""
+    return _key(signal["window_start"], signal["window_seconds"])
+
+
+def _key(start: str, size: int) -> str:
+    return f"{start}/{size}"
 
 
 def iso(ts: float) -> str:
