@@ -59,11 +59,10 @@ from faust.types import TP, Message
 
 from pipeline.commits import TransactionalCommits
 from pipeline.consumerthread import ConsumerThread, Fetched, FetchedRecords, Span
-from pipeline.delivery import EagerDelivery
 from pipeline.offsets import committable_offset
 
 
-class RebalanceSafeConsumer(EagerDelivery, TransactionalCommits):
+class RebalanceSafeConsumer(TransactionalCommits):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._epochs: dict[TP, int] = {}  # bumped on every seek, revoke and assignment of the partition
