@@ -58,7 +58,6 @@ class BatchingStream(faust.Stream[Any]):
         wake = asyncio.Event()  # set by the first event of a batch, a full batch, or a timer
         room = asyncio.Event()  # clear while the batch is full or being handled: no event may join it
         room.set()
-        fill_to = max_  # the batch is full at this many: fewer once the wait is over (below)
         enable_acks = self.enable_acks
         self._wakes.add(wake)
 
@@ -68,7 +67,7 @@ class BatchingStream(faust.Stream[Any]):
             if event is None:
                 raise RuntimeError("take_events found no current event")
             events.append(event)
-            if len(events) >= fill_to:
+            if len(events) >= max_:
                 room.clear()
                 wake.set()
             elif len(events) == 1:
@@ -88,12 +87,9 @@ class BatchingStream(faust.Stream[Any]):
                     await _wait(loop, wake, IDLE_CHECK_SECONDS)
                 if events and len(events) < max_ and not self.should_stop:
                     await _wait(loop, wake, timeout)
-                    # Events already queued when the wait ends wait either way, so taking them adds no latency:
-                    # under a backlog a batch fills up, and fewer, larger batches cost less per article. Not
-                    # those queued after: under a steady feed they would keep the batch open, and every event in
-                    # it waiting, until it was full.
-                    fill_to = min(max_, len(events) + queued.qsize())
-                    while len(events) < fill_to and queued.qsize() and not self.should_stop:
+                    # Events already queued wait either way, so taking them adds no latency: under a backlog
+                    # a batch fills up, and fewer, larger batches cost less per article.
+                    while queued.qsize() and len(events) < max_ and not self.should_stop:
                         await _wait(loop, wake, min(timeout, FILL_SLICE_SECONDS))
                 if not events:
                     continue
@@ -105,7 +101,6 @@ class BatchingStream(faust.Stream[Any]):
                     for event in events:
                         await self.ack(event)
                     events.clear()
-                    fill_to = max_
                     room.set()
         finally:
             self._wakes.discard(wake)

@@ -15,8 +15,7 @@ from pipeline.batching import BatchingStream
 class Collector:
     """An agent that records each batch's values, and whether each event was still unacked in the loop body."""
 
-    def __init__(self, max_: int, within: float, processor: Callable[[Any], Any] | None = None) -> None:
-        self.processor = processor  # runs on each value before the batch takes it
+    def __init__(self, max_: int, within: float) -> None:
         self.app = faust.App("batching-test", store="memory://", Stream=BatchingStream, autodiscover=False)
         self.batches: list[list[Any]] = []
         self.unacked_in_body: list[bool] = []
@@ -35,8 +34,6 @@ class Collector:
                 return await ack(event)
 
             stream.ack = recording_ack  # type: ignore[method-assign]
-            if self.processor is not None:
-                stream.add_processor(self.processor)
             previous: list[Any] = []
             async for events in stream.take_events(max_, within):
                 self.acked_after_body.extend(value in acked for value in previous)
@@ -84,24 +81,6 @@ async def test_events_already_queued_when_the_wait_ends_join_the_batch() -> None
     async with collector.agent.test_context() as agent:
         await collector.put(agent, *range(150))
     assert collector.batches == [list(range(150))]
-
-
-async def test_events_queued_after_the_wait_ends_go_to_the_next_batch() -> None:
-    # A steady feed would otherwise keep the batch open, and every event in it waiting, until it was full.
-    agents: list[Any] = []
-
-    async def more_when_the_first_burst_is_taken(value: Any) -> Any:
-        if value == 149:  # taken while the batch fills with what was queued when its wait ended
-            for later in range(150, 180):
-                await agents[0].put(later, wait=False)
-        return value
-
-    collector = Collector(max_=200, within=0.0001, processor=more_when_the_first_burst_is_taken)
-    async with collector.agent.test_context() as agent:
-        agents.append(agent)
-        await collector.put(agent, *range(150), handed_over=False)
-        await collector.until(180)
-    assert collector.batches == [list(range(150)), list(range(150, 180))]
 
 
 async def test_events_are_acked_only_after_the_loop_body_returns() -> None:
