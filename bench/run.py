@@ -100,6 +100,14 @@ class Bench:
     lead_in: list[dict[str, Any]]  # published ahead of the articles, and earlier in event time; untimed
 
 
+def make_bench(workdir: Path, articles: int) -> Bench:
+    """``articles`` of the corpus behind ``LEAD_IN_ARTICLES`` of lead-in, other articles (ids of their own) and
+    earlier in event time, a minute apart like the corpus: a later lead-in would move the windows' clock past the
+    corpus, and every timed article would reopen a closed window (a revision to emit and store) instead of
+    counting into an open one."""
+    return Bench(workdir, make_corpus(articles, start_index=LEAD_IN_ARTICLES), make_corpus(LEAD_IN_ARTICLES))
+
+
 def offline(articles: list[dict[str, Any]]) -> dict[str, float]:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
@@ -279,11 +287,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.monotonic()
     require_apache_kafka()
-    # The lead-in is earlier in event time than the corpus, a minute apart like it: were it later, it would move
-    # the windows' clock past the corpus, and every timed article would reopen a closed window (a revision to emit
-    # and store) instead of counting into an open one.
-    bench = Bench(Path(tempfile.mkdtemp(prefix="bench-")), make_corpus(args.articles, start_index=LEAD_IN_ARTICLES),
-                  make_corpus(LEAD_IN_ARTICLES))
+    bench = make_bench(Path(tempfile.mkdtemp(prefix="bench-")), args.articles)
     sizes = [len(a["text"]) + len(a["title"]) for a in bench.articles]
     print(f"corpus: {len(sizes)} articles, mean {statistics.mean(sizes) / 1024:.1f} KB; logs in {bench.workdir}",
           flush=True)
