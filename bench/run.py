@@ -31,6 +31,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from kafka import KafkaConsumer
+
 from bench.brokers import (
     BROKER,
     a_broker,
@@ -207,12 +209,16 @@ def wait_all_processing(bootstrap: str, group: list[WorkerProcess], at_least: in
     """Wait until every worker has received articles and at least ``at_least`` are enriched; returns the enriched
     count at that moment."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if all(metric_value(w.scrape() or "", "pipeline_articles_received_total") for w in group):
-            count = topic_count(bootstrap, ENRICHED.name)
-            if count >= at_least:
-                return count
-        time.sleep(0.1)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)  # one connection for every poll of the lead-in
+    try:
+        while time.monotonic() < deadline:
+            if all(metric_value(w.scrape() or "", "pipeline_articles_received_total") for w in group):
+                count = topic_count(bootstrap, ENRICHED.name, consumer)
+                if count >= at_least:
+                    return count
+            time.sleep(0.1)
+    finally:
+        consumer.close()
     raise TimeoutError(f"not every worker received articles, or fewer than {at_least} were enriched, within "
                        f"{timeout:.0f}s")
 
