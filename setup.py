@@ -1,7 +1,7 @@
 """Compiles the analysis package with mypyc; everything else about the package is in pyproject.toml.
 
 The analyzer is most of a worker's CPU. Compiled, the same typed code runs 1.5-1.9x faster offline and the
-worker drains about a fifth faster (README, Performance). The extensions are optional: where they cannot be
+worker drains about a fifth faster (docs/performance.md). The extensions are optional: where they cannot be
 built (no C compiler), setuptools says so and installs the package as plain Python, which behaves the same.
 The worker logs which one runs when it starts.
 
