@@ -152,6 +152,9 @@ transaction.state.log.num.partitions=4
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+# As docker-compose.yml's broker: a request handed between fewer threads on a machine whose cores it shares.
+num.network.threads=1
+num.io.threads=2
 # Every topic is created explicitly (pipeline topics create, Faust's admin requests for its own).
 auto.create.topics.enable=false
 ${KAFKA_EXTRA_PROPERTIES:-}
