@@ -132,6 +132,15 @@ def test_ports_match_what_configs_expect() -> None:
     assert "INTERNAL://:19092" in listeners and worker["environment"]["PIPELINE_BROKER_URL"] == "kafka://kafka:19092"
 
 
+def test_the_tests_broker_has_the_compose_brokers_threads() -> None:
+    # The bench's latency figures stand for docker-compose on one host: its broker must be sized the same.
+    script = (ROOT / "scripts" / "apache-kafka.sh").read_text()
+    kafka = services()["kafka"]["environment"]
+    for prop in ("num.network.threads", "num.io.threads"):
+        found = re.findall(rf"^{re.escape(prop)}=(\d+)$", script, re.MULTILINE)
+        assert found == [kafka["KAFKA_" + prop.replace(".", "_").upper()]], prop
+
+
 def test_only_grafana_and_the_kafka_host_listener_are_published() -> None:
     published = {name: [interpolate(p) for p in service["ports"]]
                  for name, service in services().items() if service.get("ports")}
