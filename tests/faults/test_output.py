@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from faust.types.settings import Settings as FaustSettings
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 
@@ -125,13 +126,18 @@ def test_a_backlog_under_exactly_once_logs_the_producer_buffer_only_at_debug_on_
     enrich stage hands them to the producer itself, pipeline/seentable.py): above 100 queued Faust holds the
     stream and logs "producer buffer full" and "producer flush took", every batch while a backlog drains. The
     worker logs both at DEBUG, not as warnings (app.RoutineBackpressure). It runs at DEBUG here, so that the
-    messages must appear: a backlog that never filled the buffer fails here, not passes. A backlog of 3 batches
-    never filled it in three runs; this one of 15 spans several commits (16 and 24 messages in two runs)."""
+    messages must appear: a backlog that never filled the buffer fails here, not passes.
+
+    Faust looks at the buffer only as it hands a fetched record to the stream. A backlog that fits the stream's
+    buffer (``stream_buffer_maxsize``, 4,096) can be handed over whole before the first batch writes anything,
+    and then nothing looks: 3,000 articles gave no message in one CI run (40-55 in three runs here). This backlog
+    overfills it by 15 batches, so that thousands of records are handed over while batches write."""
     stack: Stack = stack_for(apache_kafka, processing_guarantee="exactly_once", log_level="DEBUG")
-    articles = make_articles(15 * stack.settings.batch_max_events, "backlog")
+    backlog = FaustSettings("probe").stream_buffer_maxsize + 15 * stack.settings.batch_max_events
+    articles = make_articles(backlog, "backlog")
     produce(apache_kafka.bootstrap, keyed(articles))
     worker = stack.worker()
-    assert wait_metric(worker, "pipeline_articles_valid_total", len(articles), timeout=90) == len(articles)
+    assert wait_metric(worker, "pipeline_articles_valid_total", len(articles), timeout=180) == len(articles)
     assert worker.log_path is not None
     routine = [line for line in worker.log_path.read_text(errors="replace").splitlines()
                if "producer buffer full" in line or "producer flush took" in line]
