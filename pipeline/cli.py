@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from kafka.errors import KafkaError
 
+from pipeline.connection import error_text
 from pipeline.settings import Settings, SettingsError
 
 GC_YOUNG_THRESHOLD = 10_000  # allocations between young collections in a worker (CPython's default: 700)
@@ -32,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KafkaError as exc:  # unreachable broker, refused credentials: say where and how, not a traceback
         print(f"pipeline: broker {settings.broker_url} ({settings.kafka_security_protocol}) failed: "
-              f"{type(exc).__name__}: {exc}", file=sys.stderr)
+              f"{error_text(exc)}", file=sys.stderr)
         return 3
     except KeyboardInterrupt:
         return 130

@@ -53,3 +53,9 @@ def kafka_python_options(settings: Settings) -> dict[str, Any]:
                        sasl_plain_username=settings.kafka_sasl_username,
                        sasl_plain_password=settings.kafka_sasl_password.reveal())
     return options
+
+
+def error_text(exc: BaseException) -> str:
+    """``<type>: <message>``, the type once: kafka-python's errors already start their message with it."""
+    name, text = type(exc).__name__, str(exc)
+    return text if text.startswith(name) else f"{name}: {text}"

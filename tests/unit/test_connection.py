@@ -6,9 +6,10 @@ import ssl
 
 import faust
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
+from kafka.errors import KafkaTimeoutError
 
 from pipeline.app import create_app
-from pipeline.connection import faust_credentials, kafka_python_options, ssl_context
+from pipeline.connection import error_text, faust_credentials, kafka_python_options, ssl_context
 from pipeline.settings import Settings
 
 SASL = {"PIPELINE_BROKER_URL": "kafka://b1:9093,kafka://b2:9093", "PIPELINE_KAFKA_SASL_USERNAME": "svc",
@@ -70,3 +71,8 @@ def test_both_client_libraries_build_records_in_native_code() -> None:
 
     assert util.calc_crc32c.__defaults__ == (crc32c.crc32c,)
     assert not NO_EXTENSIONS
+
+
+def test_an_error_is_named_once() -> None:
+    assert error_text(KafkaTimeoutError("Unable to bootstrap")) == "KafkaTimeoutError: Unable to bootstrap"
+    assert error_text(ValueError("bad")) == "ValueError: bad"
