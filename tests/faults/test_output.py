@@ -89,7 +89,7 @@ def test_rejected_send_is_retried_and_counted_on_apache_kafka(
     worker = stack.worker()
     articles = make_articles(5, "poison")
     produce(apache_kafka.bootstrap, keyed(articles))
-    failures = wait_metric(worker, SEND_FAILURES, 2, ENRICHED_LABEL, timeout=30)
+    failures = wait_metric(worker, SEND_FAILURES, 2, ENRICHED_LABEL, timeout=90)
     figures.update(sent=len(articles), faults=f"{ENRICHED.name} max.message.bytes=200 for the first sends",
                    pipeline_send_failures=int(failures))
     assert worker.process is not None and worker.process.poll() is None, "the worker died on a rejected send"
@@ -111,7 +111,7 @@ def test_a_rejected_seen_changelog_record_is_counted_and_the_stream_continues_on
     worker = stack.worker()
     articles = make_articles(20, "unseen")
     produce(apache_kafka.bootstrap, keyed(articles))
-    failures = wait_metric(worker, SEND_FAILURES, 1, f'topic="{changelog}"', timeout=30)
+    failures = wait_metric(worker, SEND_FAILURES, 1, f'topic="{changelog}"', timeout=90)
     figures.update(sent=len(articles), faults=f"{changelog} max.message.bytes=20",
                    changelog_send_failures=int(failures))
     assert failures >= 1
