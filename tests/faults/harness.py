@@ -69,18 +69,16 @@ def feed_until_shared(bootstrap: str, workers: list[WorkerProcess], batches: lis
     not happen within ``timeout`` (a test that went on would not know which worker it kills). Once ``at_most``
     are sent it only waits: a rebalance slowed by a busy VM gets the whole timeout, not the batches' 30 s."""
     sent, owner = 0, [False] * len(workers)
-    give_up = time.monotonic() + timeout
-    while time.monotonic() < give_up:
-        if sent < at_most:
+    started = next_batch = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if sent < at_most and time.monotonic() >= next_batch:
             produce(bootstrap, keyed(batches[sent]))
-            sent += 1
-        deadline = min(time.monotonic() + 3, give_up)
-        while time.monotonic() < deadline:
-            texts = [w.scrape() or "" for w in workers]
-            owner = [metric(t, "pipeline_window_articles_total", 'window="1d"') > 0 for t in texts]
-            if all(metric(t, "pipeline_articles_received_total") > 0 for t in texts) and any(owner):
-                return sent, owner
-            time.sleep(0.1)
+            sent, next_batch = sent + 1, time.monotonic() + 3
+        texts = [w.scrape() or "" for w in workers]
+        owner = [metric(t, "pipeline_window_articles_total", 'window="1d"') > 0 for t in texts]
+        if all(metric(t, "pipeline_articles_received_total") > 0 for t in texts) and any(owner):
+            return sent, owner
+        time.sleep(0.1)
     raise AssertionError(f"within {timeout:.0f} s ({sent} batches) a worker had received nothing, or none applied "
                          "a contribution")
 

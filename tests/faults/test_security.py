@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -73,21 +74,18 @@ def test_a_wrong_password_and_a_plaintext_client_are_refused_with_a_clear_error(
     """Both wait out kafka-python's 30 s bootstrap timeout (Kafka drops the connection after a bad SCRAM proof,
     and a plaintext request on the SASL listener, with no reply kafka-python reports), so they run side by side."""
     wrong = "not-the-password"
-    command = [sys.executable, "-m", "pipeline.cli", "topics", "check"]
-    runs = {"wrong password": {**sasl_env(sasl_kafka, wrong), "PATH": "/usr/bin:/bin"},
-            "plaintext client": {"PIPELINE_BROKER_URL": sasl_kafka.url, "PATH": "/usr/bin:/bin"}}
-    started = {name: subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for name, env in runs.items()}
-    try:
-        done = {name: (process.communicate(timeout=180), process.returncode) for name, process in started.items()}
-    finally:
-        for process in started.values():
-            process.kill()  # a no-op for one that exited
-    for name, ((_, stderr), returncode) in done.items():
-        assert returncode == 3, f"{name}: {stderr[-2000:]}"
-        assert "Traceback" not in stderr, f"{name}: {stderr[-2000:]}"
-    (stdout, stderr), _ = done["wrong password"]
-    assert f"broker {sasl_kafka.url} (SASL_PLAINTEXT) failed" in stderr
-    assert wrong not in stderr + stdout
-    (_, stderr), _ = done["plaintext client"]
-    assert f"broker {sasl_kafka.url} (PLAINTEXT) failed" in stderr
+
+    def topics_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pipeline.cli", "topics", "check"], env=env, capture_output=True,
+                              text=True, timeout=180)
+
+    with ThreadPoolExecutor(2) as pool:
+        wrong_password, plaintext_client = pool.map(topics_check, [
+            {**sasl_env(sasl_kafka, wrong), "PATH": "/usr/bin:/bin"},
+            {"PIPELINE_BROKER_URL": sasl_kafka.url, "PATH": "/usr/bin:/bin"}])
+    for done in (wrong_password, plaintext_client):
+        assert done.returncode == 3, done.stderr[-2000:]
+        assert "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert f"broker {sasl_kafka.url} (SASL_PLAINTEXT) failed" in wrong_password.stderr
+    assert wrong not in wrong_password.stderr + wrong_password.stdout
+    assert f"broker {sasl_kafka.url} (PLAINTEXT) failed" in plaintext_client.stderr
