@@ -13,6 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 SCHEMAS = ROOT / "schemas"
 
+# The user property under which a fault test's figures reach the "fault figures" summary (tests/conftest.py).
+FIGURES_PROPERTY = "fault_figures"
+
 
 @cache
 def validator(schema_file: str) -> Draft202012Validator:

@@ -25,10 +25,10 @@ from pipeline.broker import ApacheKafka, EmbeddedBroker, assemble_apache_kafka, 
 from pipeline.demo import DEV_ENV, WorkerProcess
 from pipeline.settings import Settings
 from pipeline.stallwatch import EXIT_STALLED
+from tests.helpers import FIGURES_PROPERTY
 
 pytestmark = pytest.mark.integration
 NEEDS = "Apache Kafka tests need Java 17+ and Maven"
-_FIGURES: list[tuple[str, dict[str, Any]]] = []
 _CALL_FAILED = pytest.StashKey[bool]()
 LOG_TAIL = 80
 NOTABLE_LEVELS = ("WARNING", "ERROR", "CRITICAL")
@@ -166,7 +166,7 @@ def stack_for(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     yield make
     restarts = sum(stack.restarts for stack in stacks)
     if restarts:
-        _FIGURES.append((request.node.name, {"workers_restarted_after_a_stall": restarts}))
+        request.node.user_properties.append((FIGURES_PROPERTY, {"workers_restarted_after_a_stall": restarts}))
     if request.node.stash.get(_CALL_FAILED, False):
         for stack in stacks:
             for worker in stack.workers:
@@ -181,13 +181,5 @@ def figures(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     data: dict[str, Any] = {}
     yield data
     if data:
-        _FIGURES.append((request.node.name, data))
-        request.node.user_properties.extend(data.items())
+        request.node.user_properties.append((FIGURES_PROPERTY, data))
 
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not _FIGURES:
-        return
-    terminalreporter.section("fault figures")
-    for name, data in _FIGURES:
-        terminalreporter.write_line(f"{name}: " + ", ".join(f"{key}={value}" for key, value in data.items()))
