@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 # Test processes for the broker tiers (pytest-xdist; 0 runs them in this process). Most of a fault test is waiting
 # (a group's join, a killed member's session expiring), so two halve `make test` on two cores. worksteal: an idle
-# process takes queued tests from the busy one, else one can be left with every fault test (it was: 11 of 12 min).
+# process takes queued tests from the busy one (under `--dist load` one was handed every fault test: 11.4 min).
 PYTEST_WORKERS ?= 2
 PYTEST_BROKERS = $(BIN)/pytest -rA -v -n $(PYTEST_WORKERS) --dist worksteal
 KAFKA_DIR  ?= .pipeline-data/apache-kafka

@@ -182,4 +182,3 @@ def figures(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     yield data
     if data:
         request.node.user_properties.append((FIGURES_PROPERTY, data))
-
