@@ -8,7 +8,8 @@ PYTEST_ARGS ?=
 # (a group's join, a killed member's session expiring), so two halve `make test` on two cores. worksteal: an idle
 # process takes queued tests from the busy one (under `--dist load` one was handed every fault test: 11.4 min).
 PYTEST_WORKERS ?= 2
-PYTEST_BROKERS = $(BIN)/pytest -rA -v -n $(PYTEST_WORKERS) --dist worksteal
+# -v -rA: every test by name with its broker ([tansu] / [apache_kafka]) in the log; exit 5 (no tests) fails.
+PYTEST_PARALLEL = $(BIN)/pytest -rA -v -n $(PYTEST_WORKERS) --dist worksteal
 KAFKA_DIR  ?= .pipeline-data/apache-kafka
 KAFKA_PORT ?= 9092
 
@@ -65,9 +66,8 @@ lint: venv
 	$(BIN)/ruff check pipeline tests examples bench setup.py
 	$(BIN)/mypy
 
-# -v -rA: every test by name with its broker ([tansu] / [apache_kafka]) in the log; exit 5 (no tests) fails.
 test: lint deps
-	$(PYTEST_BROKERS) $(PYTEST_ARGS)
+	$(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 test-unit: build
 	$(BIN)/pytest -rA tests/unit $(PYTEST_ARGS)
@@ -76,16 +76,16 @@ test-agents: build
 	$(BIN)/pytest -rA tests/agents $(PYTEST_ARGS)
 
 test-integration: build
-	$(PYTEST_BROKERS) tests/integration $(PYTEST_ARGS)
+	$(PYTEST_PARALLEL) tests/integration $(PYTEST_ARGS)
 
 test-faults: deps
-	$(PYTEST_BROKERS) tests/faults $(PYTEST_ARGS)
+	$(PYTEST_PARALLEL) tests/faults $(PYTEST_ARGS)
 
 test-bench: deps
-	$(PYTEST_BROKERS) tests/bench $(PYTEST_ARGS)
+	$(PYTEST_PARALLEL) tests/bench $(PYTEST_ARGS)
 
 test-deploy: deps
-	$(PYTEST_BROKERS) tests/deploy $(PYTEST_ARGS)
+	$(PYTEST_PARALLEL) tests/deploy $(PYTEST_ARGS)
 
 demo: build
 	$(BIN)/pipeline demo
