@@ -33,6 +33,7 @@ from typing import Any
 
 from kafka import KafkaConsumer
 
+from bench.analyzer_vs_vader import best_rates
 from bench.brokers import (
     BROKER,
     a_broker,
@@ -62,8 +63,7 @@ from bench.rounds import (
     summarise,
 )
 from pipeline.admin import create_topics
-from pipeline.analysis import Analyzer, ArticleInput, build, compiled
-from pipeline.analysis.text import split_sentences
+from pipeline.analysis import build, compiled
 from pipeline.broker import free_port
 from pipeline.demo import WorkerProcess
 from pipeline.topics import ENRICHED
@@ -79,6 +79,7 @@ STATE_RESERVE_SECONDS = 3 * 60
 # the naive pipeline (110-190 articles/s here) took 30-55 s of every round on the whole corpus, which in slow spells
 # left no time for a third round once the latency was measured in two setups.
 BASELINE_ARTICLES = 2000
+OFFLINE_ROUNDS = 3  # within a round, bare VADER and the analyzer interleaved, each one's best of three
 # Every drain through a broker is timed after a lead-in: articles of their own, published ahead of the timed ones
 # (not the latency's warm-up pass, which follows the drain).
 # A fresh broker spends its first seconds compiling its request paths and faulting in its new index files: over
@@ -108,33 +109,6 @@ def make_bench(workdir: Path, articles: int) -> Bench:
     corpus, and every timed article would reopen a closed window (a revision to emit and store) instead of
     counting into an open one."""
     return Bench(workdir, make_corpus(articles, start_index=LEAD_IN_ARTICLES), make_corpus(LEAD_IN_ARTICLES))
-
-
-def offline(articles: list[dict[str, Any]]) -> dict[str, float]:
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-    vader, analyzer = SentimentIntensityAnalyzer(), Analyzer()
-    inputs = [ArticleInput(a["id"], a["text"], a["title"], a["url"], a["published_at"], a["source"],
-                           a.get("language")) for a in articles]
-    texts = [f"{a['title']}\n\n{a['text']}" for a in articles]
-
-    def vader_every_sentence() -> None:
-        for text in texts:
-            for start, end in split_sentences(text):
-                vader.polarity_scores(text[start:end])
-
-    def analyze() -> None:
-        for item in inputs:
-            analyzer.analyze(item)
-
-    best = {"vader_every_sentence": float("inf"), "analyze": float("inf")}
-    runs: dict[str, Callable[[], None]] = {"vader_every_sentence": vader_every_sentence, "analyze": analyze}
-    for _ in range(3):  # interleaved, best of three: noise hits both alike
-        for name, run in runs.items():
-            started = time.perf_counter()
-            run()
-            best[name] = min(best[name], time.perf_counter() - started)
-    return {f"{name}_articles_per_second": round(len(articles) / seconds, 1) for name, seconds in best.items()}
 
 
 def full_pipeline(bench: Bench, workers: int, tag: str, latency_setups: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -265,7 +239,7 @@ def one_round(bench: Bench, index: int) -> Round:
     """Stages 1-5 once, in this round's order."""
     tag = f"r{index + 1}"
     stages: dict[str, Callable[[], dict[str, Any]]] = {
-        "offline": lambda: offline(bench.articles[:BASELINE_ARTICLES]),
+        "offline": lambda: best_rates(bench.articles[:BASELINE_ARTICLES], OFFLINE_ROUNDS),
         "naive": lambda: naive_pipeline(bench, tag),
         "pipeline_1": lambda: full_pipeline(bench, 1, tag, latency_order(index)),
         "pipeline_2": lambda: two_workers(bench, tag),
