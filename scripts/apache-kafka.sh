@@ -69,10 +69,11 @@ assemble() {
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-free_port() {
+free_port() {  # [PORT]: a port nothing listens on, other than PORT (picked by the caller, not yet listened on)
   local port
   for _ in $(seq 200); do
     port=$((20000 + RANDOM % 12000))  # below the kernel's ephemeral ports (32768-60999), which clients take
+    [ "$port" != "${1:-}" ] || continue
     port_open "$port" || { echo "$port"; return 0; }
   done
   die "no free port found"
@@ -187,7 +188,7 @@ start() {
   if [ -f "$dir/controller.port" ]; then
     cport="$(cat "$dir/controller.port")"
   else
-    cport="${KAFKA_CONTROLLER_PORT:-$(free_port)}"
+    cport="${KAFKA_CONTROLLER_PORT:-$(free_port "$port")}"  # not the client port, which is not listened on yet
     echo "$cport" >"$dir/controller.port"
   fi
   write_config "$dir" "$port" "$cport"
