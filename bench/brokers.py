@@ -9,7 +9,7 @@ import shutil
 import statistics
 import subprocess
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -132,50 +132,6 @@ def topic_count(bootstrap: str, topic: str, consumer: KafkaConsumer | None = Non
             client.close()
 
 
-def drain_rate(bootstrap: str, topic: str, total: int, timeout: float, already: int = 0) -> float:
-    """Articles/s from the first output record (after ``already``) to the last, polling the topic's end offsets.
-
-    The drain ends at its last record's timestamp, not at the poll that saw it: that poll came up to a poll
-    interval later, 0-10% of a two-worker drain of 6,000 articles (about 2.5 s), and less of a one-worker one, so
-    it understated the faster drain most and added that much noise to every ratio between drains."""
-    deadline = time.monotonic() + timeout
-    first_time = first_count = None
-    count = 0
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)  # one connection: polling must not load the machine
-    try:
-        while time.monotonic() < deadline:
-            count = topic_count(bootstrap, topic, consumer)
-            now = time.time()  # the records' timestamps' clock
-            if count > already and first_time is None:
-                first_time, first_count = now, count
-            if count >= total:
-                assert first_time is not None and first_count is not None
-                ended = min(last_record_time(consumer, topic) or now, now)
-                return (count - first_count) / max(ended - first_time, 1e-6)
-            time.sleep(0.25)
-    finally:
-        consumer.close()
-    raise TimeoutError(f"{topic}: {count} of {total} records after {timeout:.0f}s")
-
-
-def last_record_time(consumer: KafkaConsumer, topic: str, timeout: float = 10.0) -> float | None:
-    """The latest timestamp (s since the epoch) among the last records of ``topic``'s partitions, read with
-    ``consumer`` (which then stays assigned to them); None if a partition's last offset holds no record to read
-    (a transaction's marker) or the reads time out."""
-    partitions = partitions_of(consumer, topic)
-    ends = {tp: end for tp, end in consumer.end_offsets(partitions).items() if end}
-    consumer.assign(list(ends))
-    for tp, end in ends.items():
-        consumer.seek(tp, end - 1)
-    latest, unread = 0, set(ends)
-    deadline = time.monotonic() + timeout
-    while unread and time.monotonic() < deadline:
-        for tp, records in consumer.poll(timeout_ms=200).items():
-            latest = max([latest, *(record.timestamp for record in records)])
-            unread.discard(tp)
-    return latest / 1000 if ends and not unread else None
-
-
 def wait_caught_up(bootstrap: str, group: str, timeout: float = 60.0) -> None:
     """Wait until ``group`` has committed every record of both stages' inputs (the raw topic and the window
     input): the workers have nothing left to do."""
@@ -229,9 +185,26 @@ def read_timestamps(bootstrap: str, topic: str, wanted: set[str], since: Mapping
     first offset) up to where the topic ends as the read begins: a key not found by then is not there (the caller
     waited for the workers to catch up), and :func:`measure_latency` tolerates 1% missing without waiting
     ``timeout`` out."""
+    found: dict[str, int] = {}
+    records = read_to_end(bootstrap, topic, since, timeout)
+    try:
+        for record in records:
+            key = record.key.decode()
+            if key in wanted:
+                found.setdefault(key, record.timestamp)
+                if len(found) == len(wanted):
+                    break  # not reading on to the end
+    finally:
+        records.close()
+    return found
+
+
+def read_to_end(bootstrap: str, topic: str, since: Mapping[TopicPartition, int], timeout: float = 120.0
+                ) -> Generator[Any, None, None]:
+    """``topic``'s records from ``since`` (else from each partition's first offset) up to where the topic ended
+    as the read began: stops there, not after the consumer's 2 s timeout (twice a latency pass)."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
                              consumer_timeout_ms=2000)
-    found: dict[str, int] = {}
     deadline = time.monotonic() + timeout
     try:
         partitions = partitions_of(consumer, topic)
@@ -242,15 +215,11 @@ def read_timestamps(bootstrap: str, topic: str, wanted: set[str], since: Mapping
             if tp in since:
                 consumer.seek(tp, since[tp])
         ends = consumer.end_offsets(partitions)
-        while len(found) < len(wanted) and time.monotonic() < deadline:
-            for message in consumer:
-                key = message.key.decode()
-                if key in wanted:
-                    found.setdefault(key, message.timestamp)
-                    if len(found) == len(wanted):
-                        break  # not waiting out the consumer's 2 s timeout for more (twice a pass)
-            if all(consumer.position(tp) >= end for tp, end in ends.items()):
-                break
+        while time.monotonic() < deadline and any(consumer.position(tp) < end for tp, end in ends.items()):
+            for record in consumer:
+                if record.offset < ends[TopicPartition(record.topic, record.partition)]:
+                    yield record
+                if all(consumer.position(tp) >= end for tp, end in ends.items()):
+                    break
     finally:
         consumer.close()
-    return found

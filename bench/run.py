@@ -31,13 +31,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaConsumer
-
 from bench.analyzer_vs_vader import best_rates
 from bench.brokers import (
     BROKER,
     a_broker,
-    drain_rate,
     latency_topics_end,
     measure_latency,
     paced_publisher,
@@ -45,10 +42,10 @@ from bench.brokers import (
     produce,
     produce_paced,
     require_apache_kafka,
-    topic_count,
     wait_caught_up,
 )
 from bench.corpus import make_corpus
+from bench.drain import drain, sustained, wait_all_processing
 from bench.procfs import CpuMeter, StealSampler, apart_possible, cores_apart, status_mb
 from bench.report import print_table
 from bench.rounds import (
@@ -66,7 +63,7 @@ from pipeline.admin import create_topics
 from pipeline.analysis import build, compiled
 from pipeline.broker import free_port
 from pipeline.demo import WorkerProcess
-from pipeline.topics import ENRICHED
+from pipeline.topics import ENRICHED, RAW
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 STAGE_TIMEOUT_SECONDS = 240.0  # a stage that cannot finish in this long is reported as unfinished, not waited for
@@ -113,9 +110,10 @@ def make_bench(workdir: Path, articles: int) -> Bench:
 
 def full_pipeline(bench: Bench, workers: int, tag: str, latency_setups: tuple[str, ...] = ()) -> dict[str, Any]:
     """The lead-in and the corpus first, then the workers; the rate is timed from when every worker is processing
-    (the group has settled) and the lead-in is through, to the last record: the steady rate users size a
-    deployment from, not a rebalance pause or a fresh broker's start. Then the latency at half that rate in each
-    of ``latency_setups`` in turn (:func:`latency_at_half_rate`)."""
+    (the group has settled) and the lead-in is through, to when the first worker ran dry (``bench/drain.py``; the
+    whole drain's rate is kept too): the steady rate users size a deployment from, not a rebalance pause, a fresh
+    broker's start or a backlog's tail. Then the latency at half that rate in each of ``latency_setups`` in turn
+    (:func:`latency_at_half_rate`)."""
     articles, name = bench.lead_in + bench.articles, f"pipeline-{workers}-{tag}"
     with a_broker(bench.workdir, name) as broker:
         settings = pipeline_settings(broker, bench.workdir, name)
@@ -127,11 +125,15 @@ def full_pipeline(bench: Bench, workers: int, tag: str, latency_setups: tuple[st
             settled = wait_all_processing(broker.bootstrap, group, at_least=len(bench.lead_in))
             meter = CpuMeter([w.process.pid for w in group if w.process], broker.pid)
             with StealSampler() as steal:
-                rate = drain_rate(broker.bootstrap, ENRICHED.name, len(articles), STAGE_TIMEOUT_SECONDS, settled)
+                drained = drain(broker.bootstrap, ENRICHED.name, len(articles), STAGE_TIMEOUT_SECONDS, settled)
             # CPU time per article: what a core buys, less moved by a shared machine's noise; and how much of
             # the machine the hypervisor took meanwhile, which moves the rates
+            cpu = meter.ms_per_article(max(len(articles) - settled, 1))
+            busy = sustained(broker.bootstrap, settings.app_id, RAW.name, drained)  # reads both topics whole
+            rate = busy.rate
             result: dict[str, Any] = {"articles_per_second": round(rate, 1),
-                                      **meter.ms_per_article(max(len(articles) - settled, 1)), **steal.figures()}
+                                      "drain_articles_per_second": round(drained.rate, 1),
+                                      "busy_share": busy.busy_share, **cpu, **steal.figures()}
             published = len(articles)
             for setup in latency_setups:
                 if setup == APART and not apart_possible(broker.pid):
@@ -178,32 +180,6 @@ def latency_at_half_rate(broker: Any, app_id: str, pids: list[int], rate: float,
     return {**result, "articles": len(extra)}
 
 
-def wait_all_processing(bootstrap: str, group: list[WorkerProcess], at_least: int = 0,
-                        timeout: float = 120.0) -> int:
-    """Wait until every worker has received articles and at least ``at_least`` are enriched; returns the enriched
-    count at that moment."""
-    deadline = time.monotonic() + timeout
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)  # one connection for every poll of the lead-in
-    try:
-        while time.monotonic() < deadline:
-            if all(metric_value(w.scrape() or "", "pipeline_articles_received_total") for w in group):
-                count = topic_count(bootstrap, ENRICHED.name, consumer)
-                if count >= at_least:
-                    return count
-            time.sleep(0.1)
-    finally:
-        consumer.close()
-    raise TimeoutError(f"not every worker received articles, or fewer than {at_least} were enriched, within "
-                       f"{timeout:.0f}s")
-
-
-def metric_value(text: str, name: str) -> float:
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return 0.0
-
-
 def naive_pipeline(bench: Bench, tag: str) -> dict[str, Any]:
     from kafka.admin import KafkaAdminClient, NewTopic
 
@@ -220,7 +196,7 @@ def naive_pipeline(bench: Bench, tag: str) -> dict[str, Any]:
         process = subprocess.Popen([sys.executable, "-m", "bench.naive", broker.url, str(free_port())],
                                    stdout=log, stderr=subprocess.STDOUT)
         try:
-            rate = drain_rate(broker.bootstrap, OUTPUT, len(articles), STAGE_TIMEOUT_SECONDS, NAIVE_LEAD_IN_ARTICLES)
+            rate = drain(broker.bootstrap, OUTPUT, len(articles), STAGE_TIMEOUT_SECONDS, NAIVE_LEAD_IN_ARTICLES).rate
             return {"articles_per_second": round(rate, 1)}
         finally:
             process.terminate()

@@ -1,30 +1,38 @@
-"""``make bench``'s drain rate against Apache Kafka: a drain ends at its last record's timestamp, not at the poll
-that saw it, which came up to a poll interval (0.25 s) later: 8% of a two-worker drain."""
+"""``make bench``'s drain timing against Apache Kafka: a drain ends at its last record's timestamp, not at the
+poll that saw it, which came up to a poll interval (0.25 s) later; and the sustained rate of a group is timed to
+the moment its first member ran dry."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 
-from bench.brokers import drain_rate, last_record_time
+from bench.drain import Drain, drain, last_record_time, sustained
 from pipeline.broker import ApacheKafka
 
 pytestmark = pytest.mark.integration
 
-TOPIC = "drained"
+TOPIC, SOURCE, GROUP = "drained", "source", "workers"
 
 
-def test_a_drain_ends_at_its_last_record_not_at_the_poll_that_saw_it(apache_kafka: ApacheKafka) -> None:
-    bootstrap = apache_kafka.bootstrap
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    admin.create_topics([NewTopic(TOPIC, 3, 1)])
+@pytest.fixture
+def producer(apache_kafka: ApacheKafka) -> Iterator[KafkaProducer]:
+    admin = KafkaAdminClient(bootstrap_servers=apache_kafka.bootstrap)
+    admin.create_topics([NewTopic(TOPIC, 3, 1), NewTopic(SOURCE, 4, 1)])
     admin.close()
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    producer = KafkaProducer(bootstrap_servers=apache_kafka.bootstrap, acks="all")
+    yield producer
+    producer.close()
+
+
+def test_a_drain_ends_at_its_last_record_not_at_the_poll_that_saw_it(apache_kafka: ApacheKafka,
+                                                                      producer: KafkaProducer) -> None:
+    consumer = KafkaConsumer(bootstrap_servers=apache_kafka.bootstrap)
     try:
         assert last_record_time(consumer, TOPIC) is None  # nothing to read: the caller keeps its poll's time
 
@@ -35,24 +43,75 @@ def test_a_drain_ends_at_its_last_record_not_at_the_poll_that_saw_it(apache_kafk
                 producer.send(TOPIC, b"x", partition=partition, timestamp_ms=stamp)
         producer.flush()
         assert last_record_time(consumer, TOPIC) == (base + 9_000) / 1000
-
-        # A drain whose last 50 records come 1 s after its first poll: timed to their timestamp. The poll that
-        # saw them came later by up to its interval; timed to it, the rate would be lower.
-        sent: list[float] = []
-
-        def last_records() -> None:
-            time.sleep(1.0)
-            futures = [producer.send(TOPIC, b"y", partition=i % 3) for i in range(50)]
-            producer.flush()
-            sent.append(max(future.get(timeout=30).timestamp for future in futures) / 1000)
-
-        late = threading.Thread(target=last_records)
-        started = time.time()
-        late.start()
-        rate = drain_rate(bootstrap, TOPIC, total=55, timeout=30.0)
-        late.join()
-        # The drain started at its first poll, just after ``started``: 50 records between then and the last.
-        assert 50 / (sent[0] - started) <= rate <= 50 / (sent[0] - started - 0.4)
     finally:
         consumer.close()
-        producer.close()
+
+    # A drain whose last 50 records come 1 s after its first poll: timed to their timestamp. The poll that saw
+    # them came later by up to its interval; timed to it, the rate would be lower.
+    sent: list[float] = []
+
+    def last_records() -> None:
+        time.sleep(1.0)
+        futures = [producer.send(TOPIC, b"y", partition=i % 3) for i in range(50)]
+        producer.flush()
+        sent.append(max(future.get(timeout=30).timestamp for future in futures) / 1000)
+
+    late = threading.Thread(target=last_records)
+    started = time.time()
+    late.start()
+    drained = drain(apache_kafka.bootstrap, TOPIC, total=55, timeout=30.0)
+    late.join()
+    # The drain started at its first poll, just after ``started``: 50 records between then and the last.
+    assert drained.articles == 50 and drained.ended == sent[0]
+    assert 50 / (sent[0] - started) <= drained.rate <= 50 / (sent[0] - started - 0.4)
+
+
+def test_the_sustained_rate_is_timed_to_the_first_member_running_dry(apache_kafka: ApacheKafka,
+                                                                     producer: KafkaProducer) -> None:
+    # Two members of a group share the source's four partitions (two each, by the range assignor), each polling
+    # in a thread of its own: one thread polling both would block in one's join while the other must rejoin.
+    owned: dict[int, list[int]] = {}
+    stop = threading.Event()
+
+    def member(index: int) -> None:
+        consumer = KafkaConsumer(SOURCE, bootstrap_servers=apache_kafka.bootstrap, group_id=GROUP,
+                                 auto_offset_reset="earliest", enable_auto_commit=False)
+        try:
+            while not stop.is_set():
+                consumer.poll(timeout_ms=100)
+                owned[index] = sorted(tp.partition for tp in consumer.assignment())
+        finally:
+            consumer.close()
+
+    members = [threading.Thread(target=member, args=(index,)) for index in range(2)]
+    for thread in members:
+        thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while sorted(owned.values()) != [[0, 1], [2, 3]] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert sorted(owned.values()) == [[0, 1], [2, 3]]
+
+        # Each source record's output carries its key; one member's outputs end 1 s after the drain started, the
+        # other's 2 s after, so the sustained rate counts the records up to 1 s, over 1 s.
+        started = 1_700_000_000.0
+        ends_at = {partition: 1.0 if partition in owned[0] else 2.0 for partition in range(4)}
+        expected = 0
+        for partition in range(4):
+            for index in range(10):
+                key = f"{partition}-{index}".encode()
+                producer.send(SOURCE, key=key, value=b"{}", partition=partition)
+                offset = ends_at[partition] * (index + 1) / 10
+                producer.send(TOPIC, key=key, value=b"{}", timestamp_ms=int((started + offset) * 1000))
+                expected += offset <= 1.0
+        producer.send(TOPIC, key=b"0-0", value=b"{}", timestamp_ms=int((started - 5) * 1000))  # before the drain
+        producer.flush()
+        drained = Drain(TOPIC, started, started + 2.0, 40)
+        busy = sustained(apache_kafka.bootstrap, GROUP, SOURCE, drained)
+        assert busy.rate == pytest.approx(expected / 1.0) and expected == 20 + 10
+        assert busy.busy_share == 0.5
+        assert drained.rate == 20.0
+    finally:
+        stop.set()
+        for thread in members:
+            thread.join(timeout=30)

@@ -1,4 +1,4 @@
-"""``make bench`` times a drain only once the lead-in is enriched (bench/run.py ``wait_all_processing``), against
+"""``make bench`` times a drain only once the lead-in is enriched (bench/drain.py ``wait_all_processing``), against
 Apache Kafka: the enriched topic's count is the broker's."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import cast
 
 import pytest
 
-from bench.run import wait_all_processing
+from bench.drain import wait_all_processing
 from pipeline.admin import create_topics
 from pipeline.broker import ApacheKafka
 from pipeline.demo import DEV_ENV, WorkerProcess
