@@ -30,6 +30,10 @@ def print_table(results: dict[str, Any], path: Path) -> None:
                       if "steal_percent" in run)
     if steal:  # not in a two-worker drain that did not finish
         print(f"the VM's steal during those drains: {steal} of the machine")
+    if "busy_share" in two:  # 4 and 5 are timed while every worker had input (bench/drain.py)
+        print(f"4 and 5 while every worker had input; the whole drains, to their last record: "
+              f"{one.get('drain_articles_per_second')}/s and {two['drain_articles_per_second']}/s, the first of the "
+              f"two workers dry {two['busy_share']:.0%} of the way through")
     for setup, where in ((WARMUP, "warm-up first (sharing, no target's figure)"), (SHARED, "sharing the cores"),
                          (APART, "the worker on a core of its own")):
         prefix = LATENCY_PREFIX[setup]

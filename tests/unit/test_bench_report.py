@@ -24,6 +24,8 @@ def test_the_table_prints_every_stage_the_latency_with_its_steal_and_the_ratios(
         one.update({"steal_percent": 3.0, "latency_steal_percent": steal,
                     "latency_steal_percent_worst_second": 2 * steal})
     rounds[0]["pipeline_2"]["steal_percent"] = 0.4
+    rounds[0]["pipeline_1"]["drain_articles_per_second"] = 700.0
+    rounds[0]["pipeline_2"].update({"drain_articles_per_second": 950.0, "busy_share": 0.912})
     print_table(results_of(rounds), Path("bench/results.json"))
     out = capsys.readouterr().out
     assert "4. full pipeline, 1 worker                            700.0" in out
@@ -32,6 +34,8 @@ def test_the_table_prints_every_stage_the_latency_with_its_steal_and_the_ratios(
     assert "the VM's steal each round [4.5, 21.0]%, worst second [9.0, 42.0]%" in out
     assert "the worker on a core of its own" in out and "p99 65.0 ms [60, 70]" in out
     assert "the VM's steal during those drains: 3.0% (1 worker), 0.4% (2 workers) of the machine" in out
+    assert "the whole drains, to their last record: 700.0/s and 950.0/s, the first of the two workers dry 91% of " \
+           "the way through" in out
     assert "pipeline_vs_naive 3.5" in out and "round 2: analyze_vs_vader 2.0" in out
     assert "500 s; raw figures: bench/results.json" in out
 
