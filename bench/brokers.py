@@ -194,6 +194,8 @@ def read_timestamps(bootstrap: str, topic: str, wanted: set[str], since: Mapping
                 found.setdefault(key, record.timestamp)
                 if len(found) == len(wanted):
                     break  # not reading on to the end
+    except TimeoutError:
+        pass  # what was found in time: measure_latency decides whether it is enough
     finally:
         records.close()
     return found
@@ -202,7 +204,8 @@ def read_timestamps(bootstrap: str, topic: str, wanted: set[str], since: Mapping
 def read_to_end(bootstrap: str, topic: str, since: Mapping[TopicPartition, int], timeout: float = 120.0
                 ) -> Generator[Any, None, None]:
     """``topic``'s records from ``since`` (else from each partition's first offset) up to where the topic ended
-    as the read began: stops there, not after the consumer's 2 s timeout (twice a latency pass)."""
+    as the read began: stops there, not after the consumer's 2 s timeout (twice a latency pass); TimeoutError if
+    it cannot get there within ``timeout``."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
                              consumer_timeout_ms=2000)
     deadline = time.monotonic() + timeout
@@ -215,7 +218,9 @@ def read_to_end(bootstrap: str, topic: str, since: Mapping[TopicPartition, int],
             if tp in since:
                 consumer.seek(tp, since[tp])
         ends = consumer.end_offsets(partitions)
-        while time.monotonic() < deadline and any(consumer.position(tp) < end for tp, end in ends.items()):
+        while any(consumer.position(tp) < end for tp, end in ends.items()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic}: not read to its end within {timeout:.0f}s")
             for record in consumer:
                 if record.offset < ends[TopicPartition(record.topic, record.partition)]:
                     yield record

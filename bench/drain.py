@@ -106,52 +106,63 @@ def last_record_time(consumer: KafkaConsumer, topic: str, timeout: float = 10.0)
     return latest / 1000 if ends and not unread else None
 
 
+MIN_BUSY_SHARE = 0.5  # a shorter span with every worker busy is too few batches to time: the whole drain's rate
+
+
 @dataclass(frozen=True)
 class Sustained:
-    """The drain's rate while every worker had input, and the share of the drain that was."""
+    """The drain's rate while every worker had input, and the share of the drain's span that was; or the whole
+    drain's rate, and why (``whole``)."""
 
     rate: float
     busy_share: float
+    whole: str = ""
 
 
 def sustained(bootstrap: str, group: str, source: str, drained: Drain) -> Sustained:
     """``drained``'s rate up to the moment the first of ``group``'s members ran dry: the latest timestamp of an
-    output record keyed like an input record of that member's ``source`` partitions. Reads both topics whole, so
-    call it after the drain's CPU is measured."""
+    output record keyed like an input record of that member's ``source`` partitions. One member runs dry at the
+    drain's end: its rate is the whole drain's. For more, reads both topics whole, so call it after the drain's CPU
+    is measured."""
     owners = source_partitions(bootstrap, group, source)
+    if len(owners) == 1 and owners[0]:
+        return Sustained(drained.rate, 1.0)
+    if not all(owners):
+        return Sustained(drained.rate, 1.0, "a worker held none of the input's partitions")
     partition_of = {record.key: record.partition for record in read_to_end(bootstrap, source, {})}
+    if not set(partition_of.values()) <= frozenset().union(*owners):
+        return Sustained(drained.rate, 1.0, "the group's assignment did not cover the input (a rebalance?)")
+    member_of = {partition: member for member, partitions in enumerate(owners) for partition in partitions}
     last: dict[int, float] = {}  # member -> its latest output record's timestamp
     stamps = []
-    member_of = {partition: member for member, partitions in enumerate(owners) for partition in partitions}
     for record in read_to_end(bootstrap, drained.topic, {}):
         stamp = record.timestamp / 1000
-        member = member_of.get(partition_of.get(record.key, -1))
-        if stamp > drained.started and member is not None:
+        if stamp > drained.started and record.key in partition_of:
+            member = member_of[partition_of[record.key]]
             stamps.append(stamp)
             last[member] = max(last.get(member, stamp), stamp)
-    if len(last) < len(owners):  # a member without output: none ran dry before the end
-        return Sustained(drained.rate, 1.0)
+    if len(last) < len(owners):
+        return Sustained(drained.rate, 0.0, "a worker had no input left when the timing began")
     dry = min(last.values())
-    articles = sum(1 for stamp in stamps if stamp <= dry)
-    span = max(drained.ended - drained.started, 1e-6)
-    return Sustained(articles / max(dry - drained.started, 1e-6), round(min((dry - drained.started) / span, 1.0), 3))
+    share = round(min((dry - drained.started) / max(drained.ended - drained.started, 1e-6), 1.0), 3)
+    if share < MIN_BUSY_SHARE:
+        return Sustained(drained.rate, share, f"every worker had input for only {share:.0%} of the drain")
+    return Sustained(sum(1 for stamp in stamps if stamp <= dry) / (dry - drained.started), share)
 
 
 def source_partitions(bootstrap: str, group: str, topic: str) -> list[frozenset[int]]:
-    """The partitions of ``topic`` each member of consumer group ``group`` holds (members holding none left
-    out)."""
+    """The partitions of ``topic`` each member of consumer group ``group`` holds (empty for a member holding
+    none; no members unless the group is stable)."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         description = admin.describe_groups([group])[group]  # assignments decoded (the consumer protocol's)
     finally:
         admin.close()
+    if description.get("group_state") != "Stable":
+        return [frozenset()]
     owned = []
     for member in description["members"]:
         assignment = member.get("member_assignment") or {}
-        partitions = frozenset(partition for assigned in assignment.get("assigned_partitions", [])
-                               if assigned["topic"] == topic for partition in assigned["partitions"])
-        if partitions:
-            owned.append(partitions)
-    if not owned:
-        raise RuntimeError(f"no member of {group} holds a partition of {topic}")
-    return owned
+        owned.append(frozenset(partition for assigned in assignment.get("assigned_partitions", [])
+                               if assigned["topic"] == topic for partition in assigned["partitions"]))
+    return owned or [frozenset()]
