@@ -80,7 +80,9 @@ def drain(bootstrap: str, topic: str, total: int, timeout: float, already: int =
             if count > already and started is None:
                 started, first_count = now, count
             if count >= total:
-                assert started is not None and first_count is not None
+                if started is None or first_count is None:
+                    raise RuntimeError(f"{topic}: the drain was over before its first poll ({count} records, "
+                                       f"{already} of them before it)")
                 return Drain(topic, started, min(last_record_time(consumer, topic) or now, now), count - first_count)
             time.sleep(POLL_SECONDS)
     finally:

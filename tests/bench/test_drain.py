@@ -44,6 +44,8 @@ def test_a_drain_ends_at_its_last_record_not_at_the_poll_that_saw_it(apache_kafk
                 producer.send(TOPIC, b"x", partition=partition, timestamp_ms=stamp)
         producer.flush()
         assert last_record_time(consumer, TOPIC) == (base + 9_000) / 1000
+        with pytest.raises(RuntimeError, match="over before its first poll"):  # nothing left to time
+            drain(apache_kafka.bootstrap, TOPIC, total=5, timeout=10.0, already=5)
     finally:
         consumer.close()
 
