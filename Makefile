@@ -4,9 +4,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
-# Test processes for the broker tiers (pytest-xdist; 0 runs them in this process). Most of a fault test is waiting
-# (a group's join, a killed member's session expiring), so two halve `make test` on two cores. worksteal: an idle
-# process takes queued tests from the busy one (under `--dist load` one was handed every fault test: 11.4 min).
+# Test processes for `make test` and the broker tiers (pytest-xdist; 0 runs them in this process). Most of a fault
+# test is waiting (a group's join, a killed member's session expiring), so two halve `make test` on two cores.
+# worksteal: an idle process takes queued tests from the busy one (under `--dist load` one was handed every fault
+# test: 11.4 min).
 PYTEST_WORKERS ?= 2
 # -v -rA: every test by name with its broker ([tansu] / [apache_kafka]) in the log; exit 5 (no tests) fails.
 PYTEST_PARALLEL = $(BIN)/pytest -rA -v -n $(PYTEST_WORKERS) --dist worksteal

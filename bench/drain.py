@@ -70,20 +70,20 @@ def drain(bootstrap: str, topic: str, total: int, timeout: float, already: int =
     """Poll ``topic``'s end offsets until it holds ``total`` records; the drain starts at the first poll that
     counts more than ``already``."""
     deadline = time.monotonic() + timeout
-    started = first_count = None
+    first: tuple[float, int] | None = None  # when the drain started, and the count then
     count = 0
     consumer = KafkaConsumer(bootstrap_servers=bootstrap)  # one connection for every poll
     try:
         while time.monotonic() < deadline:
             count = topic_count(bootstrap, topic, consumer)
             now = time.time()
-            if count > already and started is None:
-                started, first_count = now, count
+            if count > already and first is None:
+                first = now, count
             if count >= total:
-                if started is None or first_count is None:
+                if first is None:
                     raise RuntimeError(f"{topic}: the drain was over before its first poll ({count} records, "
                                        f"{already} of them before it)")
-                return Drain(topic, started, min(last_record_time(consumer, topic) or now, now), count - first_count)
+                return Drain(topic, first[0], min(last_record_time(consumer, topic) or now, now), count - first[1])
             time.sleep(POLL_SECONDS)
     finally:
         consumer.close()

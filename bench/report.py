@@ -31,9 +31,10 @@ def print_table(results: dict[str, Any], path: Path) -> None:
     if steal:  # not in a two-worker drain that did not finish
         print(f"the VM's steal during those drains: {steal} of the machine")
     if "busy_share" in two:  # 4 and 5 are timed while every worker had input (bench/drain.py)
+        busy = (f"5 is the whole drain's: {two['busy_not_timed']}" if "busy_not_timed" in two
+                else f"the first of the two workers dry {two['busy_share']:.0%} of the way through")
         print(f"4 and 5 while every worker had input; the whole drains, to their last record: "
-              f"{one.get('drain_articles_per_second')}/s and {two['drain_articles_per_second']}/s, the first of the "
-              f"two workers dry {two['busy_share']:.0%} of the way through")
+              f"{one.get('drain_articles_per_second')}/s and {two['drain_articles_per_second']}/s, {busy}")
     for setup, where in ((WARMUP, "warm-up first (sharing, no target's figure)"), (SHARED, "sharing the cores"),
                          (APART, "the worker on a core of its own")):
         prefix = LATENCY_PREFIX[setup]
