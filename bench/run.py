@@ -78,14 +78,19 @@ STATE_RESERVE_SECONDS = 3 * 60
 BASELINE_ARTICLES = 2000
 OFFLINE_ROUNDS = 3  # within a round, bare VADER and the analyzer interleaved, each one's best of three
 # Every drain through a broker is timed after a lead-in: articles of their own, published ahead of the timed ones
-# (not the latency's warm-up pass, which follows the drain).
-# A fresh broker spends its first seconds compiling its request paths and faulting in its new index files: over
-# the first 1,500-1,700 articles of a one-worker drain it spent 0.52 ms of CPU an article, then 0.09-0.14 ms, and
-# the worker 1.07 ms, then 0.7-0.9 (twenty-seventh session). Untimed, that start-up cost fell unevenly: one
-# worker's drain took all of it, while in two workers' the first worker had warmed the broker before the second
-# joined. A deployed broker runs warm; the sustained rate is the one users size from. The naive agent's VADER keeps
-# its one core busy with the broker idle on the other, so a short lead-in does for it.
-LEAD_IN_ARTICLES = 2000
+# (not the latency's warm-up pass, which follows the drain). Both ends of the pipeline have a start-up cost that is
+# not the steady rate users size a deployment from:
+# - A fresh broker spends its first seconds compiling its request paths and faulting in its new index files: over
+#   the first 1,500-1,700 articles of a one-worker drain it spent 0.52 ms of CPU an article, then 0.09-0.14 ms
+#   (twenty-seventh session), and it kept getting cheaper after: 0.09-0.10 ms at 2,000, 0.07-0.08 at 30,000.
+# - A worker's CPU an article rises over its first several thousand articles and then levels off: timing the same
+#   6,000 articles, 0.75-0.81 ms after 2,000-4,000 lead-in articles, 0.79-0.86 after 12,000 and 0.84 after 30,000
+#   (thirty-seventh session). It is the number of articles the worker has processed that counts, not the event
+#   time they span (12,000 of them squeezed into 2,000 minutes cost the same as over 12,000).
+# 12,000 articles a minute apart also span the windows' retention and grace (8.3 days against 7 days and an hour),
+# so the window table holds as many windows as a deployed worker's. The naive agent's VADER keeps its one core
+# busy with the broker idle on the other, so a short lead-in does for it.
+LEAD_IN_ARTICLES = 12000
 NAIVE_LEAD_IN_ARTICLES = 200
 # How long each latency pass publishes at half the drain rate: the warm-up shorter, its figures no target's.
 LATENCY_SECONDS = {WARMUP: 5.0, SHARED: 16.0, APART: 16.0}
@@ -100,12 +105,12 @@ class Bench:
     lead_in: list[dict[str, Any]]  # published ahead of the articles, and earlier in event time; untimed
 
 
-def make_bench(workdir: Path, articles: int) -> Bench:
-    """``articles`` of the corpus behind ``LEAD_IN_ARTICLES`` of lead-in, other articles (ids of their own) and
+def make_bench(workdir: Path, articles: int, lead_in: int = LEAD_IN_ARTICLES) -> Bench:
+    """``articles`` of the corpus behind ``lead_in`` articles of lead-in, other articles (ids of their own) and
     earlier in event time, a minute apart like the corpus: a later lead-in would move the windows' clock past the
     corpus, and every timed article would reopen a closed window (a revision to emit and store) instead of
     counting into an open one."""
-    return Bench(workdir, make_corpus(articles, start_index=LEAD_IN_ARTICLES), make_corpus(LEAD_IN_ARTICLES))
+    return Bench(workdir, make_corpus(articles, start_index=lead_in), make_corpus(lead_in))
 
 
 def full_pipeline(bench: Bench, workers: int, tag: str, latency_setups: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -187,7 +192,8 @@ def naive_pipeline(bench: Bench, tag: str) -> dict[str, Any]:
 
     from bench.naive import OUTPUT
 
-    articles = bench.lead_in[:NAIVE_LEAD_IN_ARTICLES] + bench.articles[:BASELINE_ARTICLES]
+    lead_in = bench.lead_in[:NAIVE_LEAD_IN_ARTICLES]
+    articles = lead_in + bench.articles[:BASELINE_ARTICLES]
     with a_broker(bench.workdir, f"naive-{tag}") as broker:
         create_topics(pipeline_settings(broker, bench.workdir, f"naive-{tag}"))
         admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
@@ -198,7 +204,7 @@ def naive_pipeline(bench: Bench, tag: str) -> dict[str, Any]:
         process = subprocess.Popen([sys.executable, "-m", "bench.naive", broker.url, str(free_port())],
                                    stdout=log, stderr=subprocess.STDOUT)
         try:
-            rate = drain(broker.bootstrap, OUTPUT, len(articles), STAGE_TIMEOUT_SECONDS, NAIVE_LEAD_IN_ARTICLES).rate
+            rate = drain(broker.bootstrap, OUTPUT, len(articles), STAGE_TIMEOUT_SECONDS, len(lead_in)).rate
             return {"articles_per_second": round(rate, 1)}
         finally:
             process.terminate()
@@ -240,12 +246,16 @@ def state_memory(articles: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=6000)
+    parser.add_argument("--lead-in", type=int, default=LEAD_IN_ARTICLES,
+                        help="articles each drain processes untimed first (default: %(default)s)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of stages 1-5 (fewer if 15 min would not do)")
     parser.add_argument("--state-articles", type=int, default=1_000_000)
     args = parser.parse_args()
+    if args.lead_in < 0 or args.articles < 1:
+        parser.error("--lead-in must be 0 or more and --articles 1 or more")
     started = time.monotonic()
     require_apache_kafka()
-    bench = make_bench(Path(tempfile.mkdtemp(prefix="bench-")), args.articles)
+    bench = make_bench(Path(tempfile.mkdtemp(prefix="bench-")), args.articles, args.lead_in)
     sizes = [len(a["text"]) + len(a["title"]) for a in bench.articles]
     print(f"corpus: {len(sizes)} articles, mean {statistics.mean(sizes) / 1024:.1f} KB; logs in {bench.workdir}",
           flush=True)

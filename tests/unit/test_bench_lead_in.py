@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from bench.corpus import make_corpus
 from bench.run import LEAD_IN_ARTICLES, make_bench
+from pipeline.demo import DEV_ENV
+from pipeline.settings import Settings
 
 
 def test_the_lead_in_is_other_articles_earlier_in_event_time_than_the_corpus(tmp_path: Path) -> None:
@@ -18,3 +21,17 @@ def test_the_lead_in_is_other_articles_earlier_in_event_time_than_the_corpus(tmp
     # RFC 3339 UTC stamps of one format: the string order is the time order
     assert max(a["published_at"] for a in bench.lead_in) < min(a["published_at"] for a in bench.articles)
     assert max(a["published_at"] for a in bench.articles) < min(a["published_at"] for a in latency)
+
+
+def test_the_lead_in_spans_the_window_retention_so_the_window_table_is_at_its_deployed_size(tmp_path: Path) -> None:
+    settings = Settings.from_env(DEV_ENV)
+    lead_in = make_bench(tmp_path, 1).lead_in
+    first, last = (datetime.fromisoformat(lead_in[i]["published_at"]) for i in (0, -1))
+    kept = max(settings.window_sizes) + settings.window_grace_seconds + settings.window_retention_seconds
+    assert (last - first).total_seconds() >= kept
+
+
+def test_a_shorter_lead_in_can_be_asked_for(tmp_path: Path) -> None:
+    bench = make_bench(tmp_path, 5, lead_in=3)
+    assert [a["id"] for a in bench.lead_in] == ["bench-0000000", "bench-0000001", "bench-0000002"]
+    assert bench.articles[0]["id"] == "bench-0000003"
