@@ -56,9 +56,9 @@ def print_table(results: dict[str, Any], path: Path) -> None:
                                                 strict=True), 1):
         print(f"  round {index}: " + ", ".join(f"{k} {v}" for k, v in {**ratios, **bound}.items()))
     if bound := results["scale_out"]:
-        print(f"5/4 on this machine: at most {bound['ceiling']} if sharing its cores cost nothing ({results['cores']} "
-              f"cores over those one worker's drain kept busy); two workers spent {bound['sharing_cost']}x the CPU "
-              f"an article, so about {bound['ceiling_over_sharing_cost']} with every core busy")
+        print(f"5/4 on this machine: {bound['ceiling']} with every core busy if an article cost two workers what it "
+              f"cost one ({results['cores']} cores over those one worker's drain kept busy); two workers spent "
+              f"{bound['sharing_cost']}x the CPU an article, so about {bound['ceiling_over_sharing_cost']}")
     print(f"{results['seconds']} s; raw figures: {path}")
 
 

@@ -57,9 +57,10 @@ def ratios(offline: dict[str, float], naive: dict[str, Any], one: dict[str, Any]
 
 def scale_out(one: dict[str, Any], two: dict[str, Any], cores: int) -> dict[str, float]:
     """What bounds 5/4 on this machine, from the CPU the two drains used (empty without the broker's CPU):
-    ``ceiling`` is the machine's cores over the cores one worker's drain kept busy (its worker and the broker),
-    the most two workers could reach if sharing the cores cost them nothing; ``sharing_cost`` is the CPU an
-    article of the two-worker drain (workers and broker) over the one-worker drain's. With every core busy, 5/4
+    ``ceiling`` is the machine's cores over the cores one worker's drain kept busy (its worker and the broker):
+    5/4 with every core busy if an article cost two workers what it cost one; ``sharing_cost`` is the CPU an
+    article of the two-worker drain (workers and broker) over the one-worker drain's (above 1 where sharing the
+    cores costs, below where each of two workers, with half the state, is the cheaper). With every core busy, 5/4
     is about ``ceiling / sharing_cost``; below it, the two workers left cores idle."""
     keys = ("worker_cpu_ms_per_article", "broker_cpu_ms_per_article")
     if not all(key in run for run in (one, two) for key in keys) or not one[RATE]:
