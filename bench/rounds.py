@@ -60,8 +60,8 @@ def scale_out(one: dict[str, Any], two: dict[str, Any], cores: int) -> dict[str,
     ``ceiling`` is the machine's cores over the cores one worker's drain kept busy (its worker and the broker):
     5/4 with every core busy if an article cost two workers what it cost one; ``sharing_cost`` is the CPU an
     article of the two-worker drain (workers and broker) over the one-worker drain's (above 1 where sharing the
-    cores costs, below where each of two workers, with half the state, is the cheaper). With every core busy, 5/4
-    is about ``ceiling / sharing_cost``; below it, the two workers left cores idle."""
+    cores costs; below where each of two workers, having processed half as many articles, is the cheaper). With
+    every core busy, 5/4 is about ``ceiling / sharing_cost``; below it, the two workers left cores idle."""
     keys = ("worker_cpu_ms_per_article", "broker_cpu_ms_per_article")
     if not all(key in run for run in (one, two) for key in keys) or not one[RATE]:
         return {}

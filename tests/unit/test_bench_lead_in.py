@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from bench.corpus import make_corpus
-from bench.run import LEAD_IN_ARTICLES, make_bench
+from bench.run import LEAD_IN_ARTICLES, make_bench, parse_args
 from pipeline.demo import DEV_ENV
 from pipeline.settings import Settings
 
@@ -35,3 +37,12 @@ def test_a_shorter_lead_in_can_be_asked_for(tmp_path: Path) -> None:
     bench = make_bench(tmp_path, 5, lead_in=3)
     assert [a["id"] for a in bench.lead_in] == ["bench-0000000", "bench-0000001", "bench-0000002"]
     assert bench.articles[0]["id"] == "bench-0000003"
+
+
+def test_the_bench_refuses_a_negative_lead_in_and_an_empty_corpus(capsys: pytest.CaptureFixture[str]) -> None:
+    assert parse_args([]).lead_in == LEAD_IN_ARTICLES
+    assert parse_args(["--lead-in", "0"]).lead_in == 0
+    for argv in (["--lead-in", "-1"], ["--articles", "0"]):
+        with pytest.raises(SystemExit):
+            parse_args(argv)
+        assert "--lead-in must be 0 or more" in capsys.readouterr().err
