@@ -16,9 +16,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from kafka import KafkaAdminClient, KafkaConsumer
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from bench.brokers import partitions_of, read_to_end, topic_count
+from bench.brokers import partitions_of, raw_partition, read_to_end, topic_count
 from pipeline.demo import WorkerProcess
 from pipeline.topics import ENRICHED
 
@@ -123,24 +123,30 @@ class Sustained:
 
 def sustained(bootstrap: str, group: str, source: str, drained: Drain) -> Sustained:
     """``drained``'s rate up to the moment the first of ``group``'s members ran dry: the latest timestamp of an
-    output record keyed like an input record of that member's ``source`` partitions. One member runs dry at the
-    drain's end: its rate is the whole drain's. For more, reads both topics whole, so call it after the drain's CPU
-    is measured."""
+    output record keyed like an input record of that member's ``source`` partitions (:func:`raw_partition`: the
+    bench's producer placed each key). One member runs dry at the drain's end: its rate is the whole drain's. For
+    more, reads the output records stamped after the drain started, so call it after the drain's CPU is
+    measured."""
     owners = source_partitions(bootstrap, group, source)
     if len(owners) == 1 and owners[0]:
         return Sustained(drained.rate, 1.0)
     if not all(owners):
         return Sustained(drained.rate, 1.0, "a worker held none of the input's partitions")
-    partition_of = {record.key: record.partition for record in read_to_end(bootstrap, source, {})}
-    if not set(partition_of.values()) <= frozenset().union(*owners):
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        partitions = len(partitions_of(consumer, source))
+        since = offsets_at(consumer, drained.topic, drained.started)
+    finally:
+        consumer.close()
+    if not set(range(partitions)) <= frozenset().union(*owners):
         return Sustained(drained.rate, 1.0, "the group's assignment did not cover the input (a rebalance?)")
     member_of = {partition: member for member, partitions in enumerate(owners) for partition in partitions}
     last: dict[int, float] = {}  # member -> its latest output record's timestamp
     stamps = []
-    for record in read_to_end(bootstrap, drained.topic, {}):
+    for record in read_to_end(bootstrap, drained.topic, since):
         stamp = record.timestamp / 1000
-        if stamp > drained.started and record.key in partition_of:
-            member = member_of[partition_of[record.key]]
+        if stamp > drained.started:
+            member = member_of[raw_partition(record.key, partitions)]
             stamps.append(stamp)
             last[member] = max(last.get(member, stamp), stamp)
     if len(last) < len(owners):
@@ -150,6 +156,15 @@ def sustained(bootstrap: str, group: str, source: str, drained: Drain) -> Sustai
     if share < MIN_BUSY_SHARE:
         return Sustained(drained.rate, share, f"every worker had input for only {share:.0%} of the drain")
     return Sustained(sum(1 for stamp in stamps if stamp <= dry) / (dry - drained.started), share)
+
+
+def offsets_at(consumer: KafkaConsumer, topic: str, moment: float) -> dict[TopicPartition, int]:
+    """Where each of ``topic``'s partitions holds its first record stamped at ``moment`` (s since the epoch) or
+    later, else its end: every record before it is stamped earlier."""
+    partitions = partitions_of(consumer, topic)
+    found = consumer.offsets_for_times({tp: int(moment * 1000) for tp in partitions})
+    ends = consumer.end_offsets(partitions)
+    return {tp: found[tp].offset if found.get(tp) else ends[tp] for tp in partitions}
 
 
 def source_partitions(bootstrap: str, group: str, topic: str) -> list[frozenset[int]]:

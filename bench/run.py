@@ -135,7 +135,7 @@ def full_pipeline(bench: Bench, workers: int, tag: str, latency_setups: tuple[st
             # CPU time per article: what a core buys, less moved by a shared machine's noise; and how much of
             # the machine the hypervisor took meanwhile, which moves the rates
             cpu = meter.ms_per_article(max(len(articles) - settled, 1))
-            busy = sustained(broker.bootstrap, settings.app_id, RAW.name, drained)  # reads both topics whole
+            busy = sustained(broker.bootstrap, settings.app_id, RAW.name, drained)  # reads the timed output
             rate = busy.rate
             result: dict[str, Any] = {"articles_per_second": round(rate, 1),
                                       "drain_articles_per_second": round(drained.rate, 1),

@@ -12,6 +12,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 
+from bench.brokers import raw_partition
 from bench.drain import Drain, drain, last_record_time, sustained
 from pipeline.broker import ApacheKafka
 
@@ -95,19 +96,24 @@ def test_the_sustained_rate_is_timed_to_the_first_member_running_dry(apache_kafk
             time.sleep(0.1)
         assert sorted(owned.values()) == [[0, 1], [2, 3]]
 
-        # Each source record's output carries its key; one member's outputs end 1 s after the drain started, the
-        # other's 2 s after, so the sustained rate counts the records up to 1 s, over 1 s.
+        # Each source record's output carries its key, ten keys a partition, placed as the bench's producer places
+        # them; one member's outputs end 1 s after the drain started, the other's 2 s after, so the sustained rate
+        # counts the records up to 1 s, over 1 s.
+        keys: dict[int, list[bytes]] = {partition: [] for partition in range(4)}
+        for key in (f"article-{n}".encode() for n in range(1000)):
+            if len(keys[raw_partition(key, 4)]) < 10:
+                keys[raw_partition(key, 4)].append(key)
         started = 1_700_000_000.0
         ends_at = {partition: 1.0 if partition in owned[0] else 2.0 for partition in range(4)}
         expected = 0
         for partition in range(4):
-            for index in range(10):
-                key = f"{partition}-{index}".encode()
+            for index, key in enumerate(keys[partition]):
                 producer.send(SOURCE, key=key, value=b"{}", partition=partition)
                 offset = ends_at[partition] * (index + 1) / 10
                 producer.send(TOPIC, key=key, value=b"{}", timestamp_ms=int((started + offset) * 1000))
                 expected += offset <= 1.0
-        producer.send(TOPIC, key=b"0-0", value=b"{}", timestamp_ms=int((started - 5) * 1000))  # before the drain
+        # Stamped before the drain, though written after its records: left out
+        producer.send(TOPIC, key=keys[0][0], value=b"{}", timestamp_ms=int((started - 5) * 1000))
         producer.flush()
         drained = Drain(TOPIC, started, started + 2.0, 40)
         busy = sustained(apache_kafka.bootstrap, GROUP, SOURCE, drained)
