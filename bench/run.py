@@ -83,15 +83,18 @@ OFFLINE_ROUNDS = 3  # within a round, bare VADER and the analyzer interleaved, e
 # - A fresh broker spends its first seconds compiling its request paths and faulting in its new index files: over
 #   the first 1,500-1,700 articles of a one-worker drain it spent 0.52 ms of CPU an article, then 0.09-0.14 ms
 #   (twenty-seventh session), and it kept getting cheaper after: 0.09-0.10 ms at 2,000, 0.07-0.08 at 30,000.
-# - A worker's CPU an article rises over its first several thousand articles and then levels off: timing the same
-#   6,000 articles in alternated drains, it was 4-15% less after 2,000 lead-in articles than after 12,000, and the
-#   same after 12,000 as after 30,000 (thirty-seventh session). It is the number of articles the worker has
-#   processed that counts, not the event time they span (12,000 squeezed into 2,000 minutes cost the same).
+# - A worker's CPU an article rises with the articles it has processed (not the event time they span) and levels
+#   off: 4-15% less after 2,000 lead-in articles than after 12,000, the same after 12,000 as after 30,000
+#   (alternated drains of the same 6,000 articles, thirty-seventh session).
 # 12,000 articles a minute apart also span as long as a daily window is kept (8.3 days against 8 days and an hour:
 # its day, the hour's grace, 7 days' retention), so the window table holds as many windows as a deployed worker's.
 # The naive agent's VADER keeps its one core busy with the broker idle on the other, so a short lead-in does for it.
 LEAD_IN_ARTICLES = 12000
 NAIVE_LEAD_IN_ARTICLES = 200
+# The timed articles after it (6,000 until the thirty-eighth session): two workers had input both for 2.0-2.6 s of
+# a drain of 6,000, and each stamps its output a batch at a time (up to 200 articles, a sixth of a second draining),
+# so a batch at either end of that span could move their rate by up to 8%, and 5/4's best rounds with it.
+DRAIN_ARTICLES = 12000
 # How long each latency pass publishes at half the drain rate: the warm-up shorter, its figures no target's.
 LATENCY_SECONDS = {WARMUP: 5.0, SHARED: 16.0, APART: 16.0}
 
@@ -246,7 +249,7 @@ def state_memory(articles: int) -> dict[str, Any]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--articles", type=int, default=6000)
+    parser.add_argument("--articles", type=int, default=DRAIN_ARTICLES, help="timed articles (default: %(default)s)")
     parser.add_argument("--lead-in", type=int, default=LEAD_IN_ARTICLES,
                         help="articles each drain through the pipeline processes untimed first (the naive stage: "
                              f"up to {NAIVE_LEAD_IN_ARTICLES} of them; default: %(default)s)")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.corpus import make_corpus
-from bench.run import LEAD_IN_ARTICLES, make_bench, parse_args
+from bench.run import DRAIN_ARTICLES, LEAD_IN_ARTICLES, make_bench, parse_args
 from pipeline.demo import DEV_ENV
 from pipeline.settings import Settings
 
@@ -40,7 +40,7 @@ def test_a_shorter_lead_in_can_be_asked_for(tmp_path: Path) -> None:
 
 
 def test_the_bench_refuses_a_negative_lead_in_and_an_empty_corpus(capsys: pytest.CaptureFixture[str]) -> None:
-    assert parse_args([]).lead_in == LEAD_IN_ARTICLES
+    assert parse_args([]).lead_in == LEAD_IN_ARTICLES and parse_args([]).articles == DRAIN_ARTICLES
     assert parse_args(["--lead-in", "0"]).lead_in == 0
     for argv in (["--lead-in", "-1"], ["--articles", "0"]):
         with pytest.raises(SystemExit):
