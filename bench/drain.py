@@ -3,12 +3,12 @@ whole span, and the sustained rate of its workers while every one of them still 
 
 A drain starts at the first poll that sees output past what was there before (the lead-in) and ends at its last
 output record's timestamp, not at the poll that saw it: that poll came up to its interval (0.25 s) later, 0-10% of a
-two-worker drain of 6,000 articles (about 2.5 s; 12,000 since the thirty-eighth session). Nor do the workers run dry
-together: in 16 two-worker drains one of them finished its partitions 0.5-14% of the drain before the other, which
-worked on alone (thirty-sixth session; the two spent about the same CPU an article, the first had less of the
-backlog). So the whole span understates what two workers sustain while both have input, as they do under a steady
-stream. The sustained rate is timed to the moment the first worker ran dry (its last output record); for one worker
-it is the whole drain's.
+two-worker drain of 6,000 articles (about 2.5 s), 0-5% of one of 12,000. Nor do the workers run dry together: in 16
+two-worker drains one of them finished its partitions 0.5-14% of the drain before the other, which worked on alone
+(thirty-sixth session; the two spent about the same CPU an article, the first had less of the backlog). So the whole
+span understates what two workers sustain while both have input, as they do under a steady stream. The sustained
+rate is timed to the moment the first worker ran dry (its last output record); for one worker it is the whole
+drain's.
 """
 
 from __future__ import annotations

@@ -249,7 +249,8 @@ def state_memory(articles: int) -> dict[str, Any]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--articles", type=int, default=DRAIN_ARTICLES, help="timed articles (default: %(default)s)")
+    parser.add_argument("--articles", type=int, default=DRAIN_ARTICLES,
+                        help="articles timed through the pipeline, stages 4-5 (default: %(default)s)")
     parser.add_argument("--lead-in", type=int, default=LEAD_IN_ARTICLES,
                         help="articles each drain through the pipeline processes untimed first (the naive stage: "
                              f"up to {NAIVE_LEAD_IN_ARTICLES} of them; default: %(default)s)")
