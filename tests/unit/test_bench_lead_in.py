@@ -38,6 +38,7 @@ def test_a_shorter_lead_in_can_be_asked_for(tmp_path: Path) -> None:
     bench = make_bench(tmp_path, 5, lead_in=3)
     assert [a["id"] for a in bench.lead_in] == ["bench-0000000", "bench-0000001", "bench-0000002"]
     assert bench.articles[0]["id"] == "bench-0000003"
+    assert bench.naive_lead_in == bench.lead_in  # the naive stage's 200 at most, all 3 here
 
 
 def test_the_bench_refuses_a_negative_lead_in_and_an_empty_corpus(capsys: pytest.CaptureFixture[str]) -> None:
